@@ -1,0 +1,1 @@
+"""grok: train small transformers on algorithmic tasks and measure how they generalize."""

@@ -1,0 +1,46 @@
+"""Turn the ``hardware`` config group into a torch device and numeric settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from grok.errors import ConfigError
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def validate(cfg: Any) -> list[str]:
+    device = cfg.get("device")
+    if device not in DEVICES and not str(device).startswith("cuda:"):
+        return [f"hardware.device={device!r}: allowed are {list(DEVICES)} or 'cuda:N'"]
+    return []
+
+
+def resolve_device(cfg: Any) -> torch.device:
+    name = cfg.get("device", "cpu")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"hardware.device={name!r} but torch {torch.__version__} sees no CUDA GPU; "
+            "use hardware=cpu, or install a CUDA build of torch"
+        )
+    return torch.device(name)
+
+
+def configure(cfg: Any, device: torch.device) -> None:
+    """Process-wide numeric settings. TF32 is off unless asked for (fidelity first)."""
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+    if device.type == "cuda":
+        tf32 = bool(cfg.get("tf32", False))
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+
+
+def describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu ({torch.get_num_threads()} threads)"

@@ -1,0 +1,55 @@
+"""Models: TL-compatible transformers, sized by the ``model`` config group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grok.model.transformer import ACTIVATIONS, Transformer, TransformerConfig
+
+_POSITIVE = ("n_layers", "n_heads", "d_model", "d_head", "d_mlp")
+
+
+def validate(cfg: Any) -> list[str]:
+    errors = []
+    for key in _POSITIVE:
+        value = cfg.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            errors.append(f"model.{key}={value!r}: must be a positive integer")
+    if cfg.get("act_fn") not in ACTIVATIONS:
+        errors.append(f"model.act_fn={cfg.get('act_fn')!r}: allowed are {sorted(ACTIVATIONS)}")
+    if cfg.get("normalization") not in (None, "LN"):
+        errors.append(f"model.normalization={cfg.get('normalization')!r}: allowed are null or LN")
+    seed = cfg.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        errors.append(f"model.seed={seed!r}: must be a non-negative integer")
+    init_std = cfg.get("init_std")
+    if init_std is not None and not (isinstance(init_std, int | float) and init_std > 0):
+        errors.append(f"model.init_std={init_std!r}: must be null (0.8/sqrt(d_model)) or > 0")
+    return errors
+
+
+def model_config(cfg: Any, task: Any) -> TransformerConfig:
+    """Architecture from the ``model`` group; vocabulary and context from the task."""
+    return TransformerConfig(
+        n_layers=int(cfg.n_layers),
+        n_heads=int(cfg.n_heads),
+        d_model=int(cfg.d_model),
+        d_head=int(cfg.d_head),
+        d_mlp=int(cfg.d_mlp),
+        d_vocab=task.d_vocab,
+        d_vocab_out=task.d_vocab_out,
+        n_ctx=task.n_ctx,
+        act_fn=str(cfg.act_fn),
+        normalization_type=cfg.get("normalization"),
+        bias=bool(cfg.get("bias", False)),
+        causal=bool(cfg.get("causal", True)),
+        init_std=cfg.get("init_std"),
+    )
+
+
+def architecture_key(cfg: Any) -> tuple:
+    """What must agree for two configs to share stacked parameters (seed and init may differ)."""
+    return tuple(cfg.get(k) for k in (*_POSITIVE, "act_fn", "normalization", "bias", "causal"))
+
+
+__all__ = ["Transformer", "TransformerConfig", "architecture_key", "model_config", "validate"]

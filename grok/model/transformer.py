@@ -1,0 +1,308 @@
+"""A small transformer with TransformerLens names, hooks and weight shapes.
+
+TransformerLens 4.0 removed ``HookedTransformer``; it kept ``HookedRootModule``,
+``HookPoint`` and ``ActivationCache``. This module rebuilds the part of
+HookedTransformer that grokking work uses on that kept infrastructure, so that
+``model.run_with_cache(tokens)``, ``cache["post", 0, "mlp"]``, ``model.W_E`` and
+``model.blocks[0].attn.W_V`` behave as in the Nanda et al. notebooks.
+
+``forward`` reads nothing but its parameters, buffers and arguments, so
+``torch.func.functional_call`` + ``torch.vmap`` can run many same-shape models
+(a fused pack) through this very code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from transformer_lens import ActivationCache, HookedRootModule
+from transformer_lens.hook_points import HookPoint
+
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "gelu_new": lambda x: F.gelu(x, approximate="tanh")}
+NORMALIZATIONS = (None, "LN")
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Shapes and architecture switches; field names follow HookedTransformerConfig."""
+
+    n_layers: int
+    n_heads: int
+    d_model: int
+    d_head: int
+    d_mlp: int
+    d_vocab: int
+    d_vocab_out: int
+    n_ctx: int
+    act_fn: str = "relu"
+    normalization_type: str | None = None
+    bias: bool = False  # False: biases exist as zero buffers (seed 001 froze them at 0)
+    causal: bool = True
+    init_std: float | None = None  # None: 0.8/sqrt(d_model), HookedTransformer's "gpt2" init
+    attn_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.act_fn not in ACTIVATIONS:
+            raise ValueError(f"act_fn={self.act_fn!r}; allowed: {sorted(ACTIVATIONS)}")
+        if self.normalization_type not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization_type={self.normalization_type!r}; allowed: None or 'LN'"
+            )
+
+    @property
+    def initializer_range(self) -> float:
+        return self.init_std if self.init_std is not None else 0.8 / math.sqrt(self.d_model)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _bias(module: nn.Module, name: str, shape: tuple[int, ...], trainable: bool) -> None:
+    """Trainable parameter, or a zero buffer that keeps TL's state-dict keys."""
+    if trainable:
+        module.register_parameter(name, nn.Parameter(torch.zeros(shape)))
+    else:
+        module.register_buffer(name, torch.zeros(shape))
+
+
+class Embed(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.W_E = nn.Parameter(torch.empty(cfg.d_vocab, cfg.d_model))
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        # One-hot matmul instead of indexing: the same values (x*1 + 0s is exact),
+        # but the backward is a matmul, not a scatter-add. Scatter-add accumulates
+        # in an order that depends on the pack size (and on GPU, on thread timing),
+        # and grokking amplifies such rounding differences into different runs.
+        one_hot = torch.nn.functional.one_hot(tokens, self.W_E.shape[0]).to(self.W_E.dtype)
+        return one_hot @ self.W_E
+
+
+class PosEmbed(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        batch, n_pos = tokens.shape[:2]
+        return self.W_pos[:n_pos].expand(batch, -1, -1)  # [batch, pos, d_model], as TL
+
+
+class LayerNorm(nn.Module):
+    def __init__(self, cfg: TransformerConfig, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.w = nn.Parameter(torch.ones(cfg.d_model))
+        self.b = nn.Parameter(torch.zeros(cfg.d_model))
+        self.hook_scale = HookPoint()
+        self.hook_normalized = HookPoint()
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x - x.mean(-1, keepdim=True)
+        scale = self.hook_scale((x.pow(2).mean(-1, keepdim=True) + self.eps).sqrt())
+        return self.hook_normalized(x / scale) * self.w + self.b
+
+
+def _norm(cfg: TransformerConfig) -> nn.Module:
+    return LayerNorm(cfg) if cfg.normalization_type == "LN" else nn.Identity()
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        h, d, e = cfg.n_heads, cfg.d_model, cfg.d_head
+        self.W_Q = nn.Parameter(torch.empty(h, d, e))
+        self.W_K = nn.Parameter(torch.empty(h, d, e))
+        self.W_V = nn.Parameter(torch.empty(h, d, e))
+        self.W_O = nn.Parameter(torch.empty(h, e, d))
+        for name, shape in (("b_Q", (h, e)), ("b_K", (h, e)), ("b_V", (h, e)), ("b_O", (d,))):
+            _bias(self, name, shape, cfg.bias)
+        self.use_bias = cfg.bias
+        self.causal = cfg.causal
+        self.scale = math.sqrt(e)
+        for hook in ("q", "k", "v", "attn_scores", "pattern", "z"):
+            setattr(self, f"hook_{hook}", HookPoint())
+
+    def _project(self, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        out = torch.einsum("bpd,hde->bphe", x, weight)
+        return out + bias if self.use_bias else out  # frozen zero biases: skip the add
+
+    def forward(self, x_q: Tensor, x_kv: Tensor, q_pos: slice) -> Tensor:
+        """x_q: [batch, q, d_model] at positions ``q_pos``; x_kv: [batch, k, d_model]."""
+        q = self.hook_q(self._project(x_q, self.W_Q, self.b_Q))
+        k = self.hook_k(self._project(x_kv, self.W_K, self.b_K))
+        v = self.hook_v(self._project(x_kv, self.W_V, self.b_V))
+        scores = torch.einsum("bqhe,bkhe->bhqk", q, k) / self.scale
+        if self.causal:
+            k_pos = torch.arange(x_kv.shape[1], device=x_kv.device)
+            future = k_pos[None, :] > k_pos[q_pos][:, None]
+            scores = scores.masked_fill(future, float("-inf"))
+        scores = self.hook_attn_scores(scores)
+        pattern = self.hook_pattern(scores.softmax(dim=-1))
+        z = self.hook_z(torch.einsum("bkhe,bhqk->bqhe", v, pattern))
+        out = torch.einsum("bqhe,hed->bqd", z, self.W_O)
+        return out + self.b_O if self.use_bias else out
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.W_in = nn.Parameter(torch.empty(cfg.d_model, cfg.d_mlp))
+        self.W_out = nn.Parameter(torch.empty(cfg.d_mlp, cfg.d_model))
+        _bias(self, "b_in", (cfg.d_mlp,), cfg.bias)
+        _bias(self, "b_out", (cfg.d_model,), cfg.bias)
+        self.use_bias = cfg.bias
+        self.act = ACTIVATIONS[cfg.act_fn]
+        self.hook_pre = HookPoint()
+        self.hook_post = HookPoint()
+
+    def forward(self, x: Tensor) -> Tensor:
+        pre = x @ self.W_in
+        post = self.hook_post(self.act(self.hook_pre(pre + self.b_in if self.use_bias else pre)))
+        out = post @ self.W_out
+        return out + self.b_out if self.use_bias else out
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.ln1 = _norm(cfg)
+        self.attn = Attention(cfg)
+        self.attn_only = cfg.attn_only
+        if not cfg.attn_only:
+            self.ln2 = _norm(cfg)
+            self.mlp = MLP(cfg)
+        for hook in ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post"):
+            setattr(self, f"hook_{hook}", HookPoint())
+
+    def forward(self, resid: Tensor, q_pos: slice | None = None) -> Tensor:
+        """q_pos: the positions whose outputs are needed (all when None).
+
+        Keys and values always see every position; queries, the MLP and the
+        rest of the residual stream are computed only at ``q_pos``.
+        """
+        resid = self.hook_resid_pre(resid)
+        normed = self.ln1(resid)
+        if q_pos is None:
+            q_pos = slice(None)
+            resid_q, normed_q = resid, normed
+        else:
+            resid_q, normed_q = resid[:, q_pos], normed[:, q_pos]
+        attn_out = self.hook_attn_out(self.attn(normed_q, normed, q_pos))
+        resid = self.hook_resid_mid(resid_q + attn_out)
+        if not self.attn_only:
+            resid = resid + self.hook_mlp_out(self.mlp(self.ln2(resid)))
+        return self.hook_resid_post(resid)
+
+
+class Unembed(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.W_U = nn.Parameter(torch.empty(cfg.d_model, cfg.d_vocab_out))
+        _bias(self, "b_U", (cfg.d_vocab_out,), cfg.bias)
+        self.use_bias = cfg.bias
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = x @ self.W_U
+        return out + self.b_U if self.use_bias else out
+
+
+class Transformer(HookedRootModule):
+    """Decoder-only transformer, TL-compatible; see the module docstring."""
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = Embed(cfg)
+        self.hook_embed = HookPoint()
+        self.pos_embed = PosEmbed(cfg)
+        self.hook_pos_embed = HookPoint()
+        self.blocks = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layers))
+        self.ln_final = _norm(cfg)
+        self.unembed = Unembed(cfg)
+        self.setup()
+
+    def forward(self, tokens: Tensor, read_pos: slice | None = None) -> Tensor:
+        """Logits [batch, pos, d_vocab_out]; only at ``read_pos`` when given.
+
+        The loss reads few positions (the last one for modular arithmetic), so
+        the final block computes its queries and MLP only there.
+        """
+        squeeze = tokens.ndim == 1
+        if squeeze:
+            tokens = tokens[None]
+        embed = self.hook_embed(self.embed(tokens))
+        resid = embed + self.hook_pos_embed(self.pos_embed(tokens))
+        for i, block in enumerate(self.blocks):
+            resid = block(resid, read_pos if i == len(self.blocks) - 1 else None)
+        logits = self.unembed(self.ln_final(resid))
+        return logits[0] if squeeze else logits
+
+    def run_with_cache(self, *args, **kwargs) -> tuple[Tensor, ActivationCache]:
+        """As HookedTransformer: the cache comes back as an ``ActivationCache``."""
+        out, cache = super().run_with_cache(*args, **kwargs)
+        return out, ActivationCache(cache, self)
+
+    def init_weights(self, seed: int) -> None:
+        """HookedTransformer's default init: N(0, initializer_range) for every W_*.
+
+        Uses a private generator so the result depends on ``seed`` alone, not on
+        what else ran in the process (needed for fused packs to match lone runs).
+        """
+        gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        std = self.cfg.initializer_range
+        with torch.no_grad():
+            for name, param in self.named_parameters():
+                leaf = name.rsplit(".", 1)[-1]
+                if leaf.startswith("W_"):
+                    sample = torch.randn(param.shape, generator=gen, dtype=torch.float32) * std
+                    param.copy_(sample.to(param.dtype))
+                elif leaf == "w":
+                    param.fill_(1.0)
+                else:
+                    param.zero_()
+
+    # Weight views with HookedTransformer's names and shapes (stacked over layers).
+    @property
+    def W_E(self) -> Tensor:
+        return self.embed.W_E
+
+    @property
+    def W_pos(self) -> Tensor:
+        return self.pos_embed.W_pos
+
+    @property
+    def W_U(self) -> Tensor:
+        return self.unembed.W_U
+
+    def _stack(self, module: str, name: str) -> Tensor:
+        return torch.stack([getattr(getattr(b, module), name) for b in self.blocks])
+
+    @property
+    def W_Q(self) -> Tensor:
+        return self._stack("attn", "W_Q")
+
+    @property
+    def W_K(self) -> Tensor:
+        return self._stack("attn", "W_K")
+
+    @property
+    def W_V(self) -> Tensor:
+        return self._stack("attn", "W_V")
+
+    @property
+    def W_O(self) -> Tensor:
+        return self._stack("attn", "W_O")
+
+    @property
+    def W_in(self) -> Tensor:
+        return self._stack("mlp", "W_in")
+
+    @property
+    def W_out(self) -> Tensor:
+        return self._stack("mlp", "W_out")

@@ -1,0 +1,37 @@
+"""Training: the fused pack trainer and the entry point for one run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grok.train.trainer import METRICS, Member, PackTrainer, train_pack
+
+LOSS_DTYPES = ("float64", "float32")
+RESUME = ("auto", True, False)
+
+
+def _positive_int(cfg: Any, key: str, errors: list[str], allow_null: bool = False) -> None:
+    value = cfg.get(key)
+    if value is None and allow_null:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        extra = " or null" if allow_null else ""
+        errors.append(f"train.{key}={value!r}: must be an integer >= 1{extra}")
+
+
+def validate(cfg: Any) -> list[str]:
+    errors: list[str] = []
+    for key in ("epochs", "eval_every", "log_every", "checkpoint_every", "keep_checkpoints"):
+        _positive_int(cfg, key, errors)
+    for key in ("batch_size", "keep_weights", "eval_batch_size"):
+        _positive_int(cfg, key, errors, allow_null=True)
+    if cfg.get("loss_dtype") not in LOSS_DTYPES:
+        errors.append(
+            f"train.loss_dtype={cfg.get('loss_dtype')!r}: allowed are {list(LOSS_DTYPES)}"
+        )
+    if cfg.get("resume") not in RESUME:
+        errors.append(f"train.resume={cfg.get('resume')!r}: allowed are auto, true, false")
+    return errors
+
+
+__all__ = ["METRICS", "Member", "PackTrainer", "train_pack", "validate"]

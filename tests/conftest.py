@@ -1,0 +1,65 @@
+"""Shared helpers: compose real Hydra configs and run launch.py as users do."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+# A small configuration that still learns: p=23, tiny model, a few hundred epochs.
+TINY = [
+    "model=tiny",
+    "task.p=23",
+    "task.train_frac=0.5",
+    "optim.lr=1e-2",
+    "train.epochs=60",
+    "train.eval_every=5",
+    "train.log_every=20",
+    "train.checkpoint_every=20",
+    "train.progress=false",
+]
+
+
+def make_cfg(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def launch(*args: str, cwd: Path, check: bool = True, timeout: int = 600, **popen):
+    """Run ``python launch.py ARGS`` in ``cwd`` (outputs land there), like a user."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "launch.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **popen,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"launch.py failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    with open(Path(run_dir) / "metrics.jsonl") as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture
+def tiny_cfg():
+    return lambda *extra: make_cfg(*TINY, *extra)

@@ -1,0 +1,84 @@
+"""launch.py as users run it: bad input is rejected up front; multiruns write run dirs."""
+
+import pytest
+import yaml
+
+from tests.conftest import launch, read_json
+
+BAD = [
+    ("task.p=12", "task.p=12: must be a prime"),
+    ("task.p=1", "task.p=1: must be a prime"),
+    ("task.train_frac=1.5", "task.train_frac=1.5: must be a number strictly between 0 and 1"),
+    ("task.train_frac=0", "task.train_frac=0: must be a number strictly between 0 and 1"),
+    ("optim.lr=-0.001", "optim.lr=-0.001: must be a positive number"),
+    ("optim.wd=-1", "optim.wd=-1: must be a number >= 0"),
+    ("train.epochs=0", "train.epochs=0: must be an integer >= 1"),
+]
+
+
+def _nothing_written(cwd):
+    return list(cwd.iterdir()) == []
+
+
+@pytest.mark.parametrize(("override", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_value_is_one_clear_error_before_any_output(tmp_path, override, message):
+    proc = launch(override, cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optim=foo", "Could not find 'optim/foo'"),
+        ("experiment=nope", "Could not find 'experiment/nope'"),
+        ("train.foo=1", "Key 'foo' is not in struct"),
+    ],
+)
+def test_unknown_option_names_value_and_choices(tmp_path, override, message):
+    proc = launch(override, cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    if override.startswith("optim"):
+        assert "Available options in 'optim'" in proc.stderr and "adamw" in proc.stderr
+    assert _nothing_written(tmp_path)
+
+
+def test_bad_job_in_a_sweep_stops_the_whole_sweep_before_launch(tmp_path):
+    proc = launch("-m", "model=tiny", "task.p=7,12", "optim.wd=0.1,-2", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert "task.p=12: must be a prime" in proc.stderr
+    assert "optim.wd=-2" in proc.stderr
+    assert "nothing was launched" in proc.stderr
+    assert _nothing_written(tmp_path)
+
+
+def _run_dirs(tmp_path):
+    return sorted(p.parent for p in tmp_path.glob("multirun/**/summary.json"))
+
+
+@pytest.mark.slow
+def test_multirun_over_wd_writes_one_run_dir_per_job(tmp_path):
+    launch(
+        "-m",
+        "experiment=quickstart",
+        "task=modsub",
+        "optim.wd=0.1,1.0",
+        "train.epochs=100",
+        "train.progress=false",
+        cwd=tmp_path,
+    )
+    dirs = _run_dirs(tmp_path)
+    assert len(dirs) == 2
+    saved = [yaml.safe_load((d / ".hydra" / "config.yaml").read_text()) for d in dirs]
+    resolved = [yaml.safe_load((d / "config.yaml").read_text()) for d in dirs]
+    assert sorted(c["optim"]["wd"] for c in saved) == [0.1, 1.0]
+    assert sorted(c["optim"]["wd"] for c in resolved) == [0.1, 1.0]
+    assert all(c["task"]["p"] == 47 for c in resolved)  # quickstart sizes
+    summaries = [read_json(d / "summary.json") for d in dirs]
+    assert all(s["status"] == "done" and s["epochs"] == 100 for s in summaries)
+    assert summaries[0]["final"] != summaries[1]["final"]
+    overrides = [yaml.safe_load((d / ".hydra" / "overrides.yaml").read_text()) for d in dirs]
+    assert ["optim.wd=0.1" in o for o in overrides].count(True) == 1
