@@ -79,8 +79,9 @@ class Embed(nn.Module):
         # but the backward is a matmul, not a scatter-add. Scatter-add accumulates
         # in an order that depends on the pack size (and on GPU, on thread timing),
         # and grokking amplifies such rounding differences into different runs.
-        one_hot = torch.nn.functional.one_hot(tokens, self.W_E.shape[0]).to(self.W_E.dtype)
-        return one_hot @ self.W_E
+        # (F.one_hot checks token ranges with a host sync; a comparison does not.)
+        vocab = torch.arange(self.W_E.shape[0], device=tokens.device)
+        return (tokens[..., None] == vocab).to(self.W_E.dtype) @ self.W_E
 
 
 class PosEmbed(nn.Module):
