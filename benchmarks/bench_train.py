@@ -1,7 +1,7 @@
 """Training speed: a seed-001-style loop vs. a grok run vs. fused packs, on one device.
 
-    python benchmarks/bench_train.py                      # CPU: quickstart sizes (p=47), packs of 8
-    python benchmarks/bench_train.py --device cuda        # GPU: Nanda sizes (p=113), packs of 8/64/256
+    python benchmarks/bench_train.py                # CPU: quickstart sizes (p=47), packs of 8
+    python benchmarks/bench_train.py --device cuda  # GPU: Nanda sizes (p=113), packs of 8/64/256
 
 Every row is timed in this process on this device and printed with its ratio to the
 seed-style loop, so the numbers compare within one run (never across machines).
