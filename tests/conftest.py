@@ -63,3 +63,38 @@ def read_metrics(run_dir: Path) -> list[dict]:
 @pytest.fixture
 def tiny_cfg():
     return lambda *extra: make_cfg(*TINY, *extra)
+
+
+def learn_alone_and_fused(
+    tmp_path: Path, overrides: list[str], other: list[str], exact: bool = True
+) -> list[dict]:
+    """Train ``overrides`` alone and as member 0 of a pack with a second config (``other``
+    added); the member must match the lone run exactly (``exact``), or else to within 2%
+    of each final metric; returns the lone run's metric history."""
+    from grok.train import Member, train_pack
+
+    base = [*overrides, "train.progress=false"]
+    alone = train_pack([Member(make_cfg(*base), tmp_path / "alone")], progress=False)[0]
+    pack = [
+        Member(make_cfg(*base), tmp_path / "m0"),
+        Member(make_cfg(*base, *other), tmp_path / "m1"),
+    ]
+    packed = train_pack(pack, progress=False)
+    if exact:
+        assert packed[0]["final"] == alone["final"]
+    else:
+        for key, value in alone["final"].items():
+            assert packed[0]["final"][key] == pytest.approx(value, rel=0.02, abs=1e-3), key
+    assert packed[1]["final"] != alone["final"]
+    return read_metrics(tmp_path / "alone")
+
+
+def launch_preset(tmp_path: Path, *overrides: str) -> tuple[dict, dict]:
+    """Start a preset with a short override; return its resolved config and summary."""
+    import yaml
+
+    run_dir = tmp_path / "run"
+    launch(*overrides, "train.progress=false", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    return yaml.safe_load((run_dir / "config.yaml").read_text()), read_json(
+        run_dir / "summary.json"
+    )

@@ -30,10 +30,6 @@ CONFIG = "config.yaml"
 CHECKPOINTS = "checkpoints"
 _CKPT = re.compile(r"^(weights|state)_(\d+)\.pt$")
 
-# First evaluated epoch reaching these accuracies marks memorization / grokking.
-MEMORIZED_ACC = 0.99
-GROKKED_ACC = 0.99
-
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write via a temp file + rename so a killed job never leaves half a file."""
@@ -146,13 +142,12 @@ class RunStore:
             (self.dir / name).unlink(missing_ok=True)
 
 
-def milestones(rows: list[dict[str, Any]]) -> dict[str, int | None]:
-    """First evaluated epochs with train (memorization) / test (grok) accuracy >= 0.99."""
+def milestones(rows: list[dict[str, Any]], goal: Any) -> dict[str, int | None]:
+    """First evaluated epochs where the task's milestone metric (accuracy >= 0.99 for
+    classification) is reached on the train split (memorization) and the test split (grok)."""
 
-    def first(key: str, threshold: float) -> int | None:
-        return next((r["epoch"] for r in rows if r.get(key, 0.0) >= threshold), None)
+    def first(split: str) -> int | None:
+        key = f"{split}_{goal.metric}"
+        return next((r["epoch"] for r in rows if key in r and goal.reached(r[key])), None)
 
-    return {
-        "memorization_epoch": first("train_acc", MEMORIZED_ACC),
-        "grok_epoch": first("test_acc", GROKKED_ACC),
-    }
+    return {"memorization_epoch": first("train"), "grok_epoch": first("test")}

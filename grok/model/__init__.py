@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grok.model.transformer import ACTIVATIONS, Transformer, TransformerConfig
+from grok.model.transformer import ACTIVATIONS, INITS, Transformer, TransformerConfig
 
 _POSITIVE = ("n_layers", "n_heads", "d_model", "d_head", "d_mlp")
 
@@ -22,6 +22,11 @@ def validate(cfg: Any) -> list[str]:
     seed = cfg.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         errors.append(f"model.seed={seed!r}: must be a non-negative integer")
+    if cfg.get("init", "normal") not in INITS:
+        errors.append(f"model.init={cfg.get('init')!r}: allowed are {list(INITS)}")
+    gain = cfg.get("init_gain", 1.0)
+    if not isinstance(gain, int | float) or isinstance(gain, bool) or gain <= 0:
+        errors.append(f"model.init_gain={gain!r}: must be a number > 0")
     init_std = cfg.get("init_std")
     if init_std is not None and not (isinstance(init_std, int | float) and init_std > 0):
         errors.append(f"model.init_std={init_std!r}: must be null (0.8/sqrt(d_model)) or > 0")
@@ -44,6 +49,9 @@ def model_config(cfg: Any, task: Any) -> TransformerConfig:
         bias=bool(cfg.get("bias", False)),
         causal=bool(cfg.get("causal", True)),
         init_std=cfg.get("init_std"),
+        init=str(cfg.get("init", "normal")),
+        init_gain=float(cfg.get("init_gain", 1.0)),
+        input_kind=task.input_kind,
     )
 
 

@@ -24,6 +24,8 @@ from transformer_lens.hook_points import HookPoint
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "gelu_new": lambda x: F.gelu(x, approximate="tanh")}
 NORMALIZATIONS = (None, "LN")
+INPUT_KINDS = ("tokens", "scalar")
+INITS = ("normal", "xavier_normal")
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,18 @@ class TransformerConfig:
     bias: bool = False  # False: biases exist as zero buffers (seed 001 froze them at 0)
     causal: bool = True
     init_std: float | None = None  # None: 0.8/sqrt(d_model), HookedTransformer's "gpt2" init
+    init: str = "normal"  # or "xavier_normal" (seed 002), scaled by init_gain
+    init_gain: float = 1.0
+    input_kind: str = "tokens"  # "scalar": one real number per example (seed 000's k)
     attn_only: bool = False
 
     def __post_init__(self) -> None:
         if self.act_fn not in ACTIVATIONS:
             raise ValueError(f"act_fn={self.act_fn!r}; allowed: {sorted(ACTIVATIONS)}")
+        if self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"input_kind={self.input_kind!r}; allowed: {INPUT_KINDS}")
+        if self.init not in INITS:
+            raise ValueError(f"init={self.init!r}; allowed: {INITS}")
         if self.normalization_type not in NORMALIZATIONS:
             raise ValueError(
                 f"normalization_type={self.normalization_type!r}; allowed: None or 'LN'"
@@ -84,13 +93,29 @@ class Embed(nn.Module):
         return (tokens[..., None] == vocab).to(self.W_E.dtype) @ self.W_E
 
 
+class ScalarEmbed(nn.Module):
+    """Seed 000's input: a real number k projected to d_model and fed at every position,
+    so the positional embedding alone tells positions (the x grid) apart."""
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.n_ctx = cfg.n_ctx
+        self.W_E = nn.Parameter(torch.empty(1, cfg.d_model))
+        self.b_E = nn.Parameter(torch.zeros(cfg.d_model))  # trainable, as seed 000's nn.Linear
+
+    def forward(self, values: Tensor) -> Tensor:
+        """values: [batch, 1] -> [batch, n_ctx, d_model]."""
+        embed = values @ self.W_E + self.b_E
+        return embed[:, None, :].expand(-1, self.n_ctx, -1)
+
+
 class PosEmbed(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))
 
-    def forward(self, tokens: Tensor) -> Tensor:
-        batch, n_pos = tokens.shape[:2]
+    def forward(self, embed: Tensor) -> Tensor:
+        batch, n_pos = embed.shape[:2]
         return self.W_pos[:n_pos].expand(batch, -1, -1)  # [batch, pos, d_model], as TL
 
 
@@ -209,7 +234,12 @@ class Unembed(nn.Module):
         self.use_bias = cfg.bias
 
     def forward(self, x: Tensor) -> Tensor:
-        out = x @ self.W_U
+        if self.W_U.shape[1] == 1:
+            # One output (regression): a matrix-vector product takes a different BLAS path
+            # with and without a member batch dim, which would break pack == lone-run.
+            out = (x * self.W_U[:, 0]).sum(-1, keepdim=True)
+        else:
+            out = x @ self.W_U
         return out + self.b_U if self.use_bias else out
 
 
@@ -219,7 +249,7 @@ class Transformer(HookedRootModule):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.cfg = cfg
-        self.embed = Embed(cfg)
+        self.embed = Embed(cfg) if cfg.input_kind == "tokens" else ScalarEmbed(cfg)
         self.hook_embed = HookPoint()
         self.pos_embed = PosEmbed(cfg)
         self.hook_pos_embed = HookPoint()
@@ -234,11 +264,11 @@ class Transformer(HookedRootModule):
         The loss reads few positions (the last one for modular arithmetic), so
         the final block computes its queries and MLP only there.
         """
-        squeeze = tokens.ndim == 1
+        squeeze = tokens.ndim == 1 and self.cfg.input_kind == "tokens"
         if squeeze:
             tokens = tokens[None]
         embed = self.hook_embed(self.embed(tokens))
-        resid = embed + self.hook_pos_embed(self.pos_embed(tokens))
+        resid = embed + self.hook_pos_embed(self.pos_embed(embed))
         for i, block in enumerate(self.blocks):
             resid = block(resid, read_pos if i == len(self.blocks) - 1 else None)
         logits = self.unembed(self.ln_final(resid))
@@ -250,23 +280,36 @@ class Transformer(HookedRootModule):
         return out, ActivationCache(cache, self)
 
     def init_weights(self, seed: int) -> None:
-        """HookedTransformer's default init: N(0, initializer_range) for every W_*.
+        """HookedTransformer's default init: N(0, initializer_range) for every W_*;
+        or xavier-normal (seed 002) with ``init_gain``, fans taken from each weight's
+        role as a matrix (W_Q: d_model -> heads*d_head; W_O: heads*d_head -> d_model).
 
         Uses a private generator so the result depends on ``seed`` alone, not on
         what else ran in the process (needed for fused packs to match lone runs).
         """
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        std = self.cfg.initializer_range
         with torch.no_grad():
             for name, param in self.named_parameters():
                 leaf = name.rsplit(".", 1)[-1]
                 if leaf.startswith("W_"):
+                    std = self._init_std(leaf, param.shape)
                     sample = torch.randn(param.shape, generator=gen, dtype=torch.float32) * std
                     param.copy_(sample.to(param.dtype))
                 elif leaf == "w":
                     param.fill_(1.0)
                 else:
                     param.zero_()
+
+    def _init_std(self, leaf: str, shape: torch.Size) -> float:
+        if self.cfg.init == "normal":
+            return self.cfg.initializer_range
+        if len(shape) == 3:  # [heads, a, b]: W_O maps heads*a -> b, the others a -> heads*b
+            fan_sum = (
+                shape[0] * shape[1] + shape[2] if leaf == "W_O" else shape[1] + shape[0] * shape[2]
+            )
+        else:
+            fan_sum = shape[0] + shape[1]
+        return self.cfg.init_gain * math.sqrt(2.0 / fan_sum)
 
     # Weight views with HookedTransformer's names and shapes (stacked over layers).
     @property

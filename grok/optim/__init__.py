@@ -13,6 +13,7 @@ step can be captured in a CUDA graph.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from torch import Tensor
 from grok.errors import ConfigError
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULES = ("constant", "cosine")
 
 
 def validate(cfg: Any) -> list[str]:
@@ -45,6 +47,14 @@ def validate(cfg: Any) -> list[str]:
     warmup = cfg.get("warmup_steps", 0)
     if not isinstance(warmup, int) or warmup < 0:
         errors.append(f"optim.warmup_steps={warmup!r}: must be an integer >= 0")
+    if cfg.get("schedule", "constant") not in SCHEDULES:
+        errors.append(f"optim.schedule={cfg.get('schedule')!r}: allowed are {list(SCHEDULES)}")
+    floor = cfg.get("min_lr_ratio", 0.0)
+    if not isinstance(floor, int | float) or not 0 <= floor <= 1:
+        errors.append(f"optim.min_lr_ratio={floor!r}: must be a number in [0, 1]")
+    clip = cfg.get("clip_grad_norm")
+    if clip is not None and not (isinstance(clip, int | float) and clip > 0):
+        errors.append(f"optim.clip_grad_norm={clip!r}: must be null (no clipping) or > 0")
     return errors
 
 
@@ -55,7 +65,9 @@ def _column(values: Sequence[float], like: Tensor) -> Tensor:
 class StackedOptimizer:
     """Base: per-member hyperparameters as float64 [M] tensors, a shared step counter."""
 
-    def __init__(self, params: dict[str, Tensor], members: Sequence[Any]):
+    def __init__(
+        self, params: dict[str, Tensor], members: Sequence[Any], total_steps: int | None = None
+    ):
         if len({m.name for m in members}) != 1:
             raise ConfigError(f"one pack needs one optimizer, got {[m.name for m in members]}")
         first = next(iter(params.values()))
@@ -64,6 +76,12 @@ class StackedOptimizer:
         self.lr = _column([m.lr for m in members], first)
         self.wd = _column([m.wd for m in members], first)
         self.warmup = _column([m.get("warmup_steps", 0) for m in members], first)
+        self.schedule = members[0].get("schedule", "constant")
+        self.min_lr_ratio = float(members[0].get("min_lr_ratio", 0.0))
+        self.total_steps = total_steps
+        if self.schedule == "cosine" and not total_steps:
+            raise ConfigError("optim.schedule=cosine needs the run's total number of steps")
+        self.clip = members[0].get("clip_grad_norm")
         self.step_count = torch.zeros((), dtype=torch.float64, device=first.device)
         self.state: dict[str, dict[str, Tensor]] = {name: {} for name in params}
 
@@ -72,16 +90,46 @@ class StackedOptimizer:
         return values.to(like.dtype).view(-1, *([1] * (like.ndim - 1)))
 
     def current_lr(self) -> Tensor:
-        """lr * warm-up factor; warm-up is min(1, step/warmup_steps) as in Nanda et al.'s code
-        (their LambdaLR gives the first update lr 0)."""
+        """Per-member lr for this step: lr x warm-up x schedule.
+
+        Warm-up is min(1, done/warmup_steps) as in Nanda et al.'s code (their
+        LambdaLR gives the first update lr 0). ``cosine`` then decays to
+        ``min_lr_ratio * lr`` at the last step, as CosineAnnealingLR (seed 000).
+        """
         done = self.step_count - 1  # number of completed steps before this one
         factor = torch.where(self.warmup > 0, (done / self.warmup.clamp(min=1)).clamp(max=1.0), 1.0)
+        if self.schedule == "cosine":
+            span = (self.total_steps - self.warmup).clamp(min=1)
+            progress = ((done - self.warmup) / span).clamp(0.0, 1.0)
+            cosine = 0.5 * (1 + torch.cos(math.pi * progress))
+            factor = factor * (self.min_lr_ratio + (1 - self.min_lr_ratio) * cosine)
         return self.lr * factor
+
+    def clipped(self, grads: dict[str, Tensor]) -> dict[str, Tensor]:
+        """torch.nn.utils.clip_grad_norm_ per member: scale by max_norm / (norm + 1e-6) <= 1.
+
+        On CPU the norm is reduced one member at a time: torch splits a lone row's
+        reduction across threads differently, and a packed member must match its lone
+        run bit for bit. On GPU one batched reduction per tensor keeps the step cheap."""
+        if self.clip is None:
+            return grads
+        if next(iter(grads.values())).device.type == "cpu":
+            sq = torch.stack(
+                [
+                    sum(g[i].double().pow(2).sum() for g in grads.values())
+                    for i in range(self.n_members)
+                ]
+            )
+        else:
+            sq = sum(g.double().pow(2).flatten(1).sum(1) for g in grads.values())
+        coef = (self.clip / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+        return {k: g * self._per_member(coef, g) for k, g in grads.items()}
 
     @torch.no_grad()
     def step(self, grads: dict[str, Tensor]) -> None:
         self.step_count += 1
         lr = self.current_lr()
+        grads = self.clipped(grads)
         for name, param in self.params.items():
             self._update(name, param, grads[name], lr)
 
@@ -114,8 +162,8 @@ class AdamW(StackedOptimizer):
 
     decoupled = True
 
-    def __init__(self, params: dict[str, Tensor], members: Sequence[Any]):
-        super().__init__(params, members)
+    def __init__(self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None):
+        super().__init__(params, members, total_steps)
         first = next(iter(params.values()))
         self.beta1 = _column([m.betas[0] for m in members], first)
         self.beta2 = _column([m.betas[1] for m in members], first)
@@ -127,6 +175,7 @@ class AdamW(StackedOptimizer):
     def step(self, grads: dict[str, Tensor]) -> None:
         self.step_count += 1
         lr = self.current_lr()
+        grads = self.clipped(grads)
         # Scalars per member, computed once in float64 as torch.optim does on the host.
         self._bc1 = 1 - self.beta1**self.step_count
         self._bc2_sqrt = (1 - self.beta2**self.step_count).sqrt()
@@ -157,8 +206,8 @@ class Adam(AdamW):
 class SGD(StackedOptimizer):
     """torch.optim.SGD with momentum / dampening 0 / optional Nesterov; wd as L2."""
 
-    def __init__(self, params: dict[str, Tensor], members: Sequence[Any]):
-        super().__init__(params, members)
+    def __init__(self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None):
+        super().__init__(params, members, total_steps)
         first = next(iter(params.values()))
         self.momentum = _column([m.get("momentum", 0.0) for m in members], first)
         self.nesterov = bool(members[0].get("nesterov", False))
@@ -177,10 +226,12 @@ class SGD(StackedOptimizer):
         param.sub_(col(lr, param) * direction)
 
 
-def build_optimizer(params: dict[str, Tensor], members: Sequence[Any]) -> StackedOptimizer:
-    """``members``: each member's ``optim`` config node."""
+def build_optimizer(
+    params: dict[str, Tensor], members: Sequence[Any], total_steps: int | None = None
+) -> StackedOptimizer:
+    """``members``: each member's ``optim`` config node; ``total_steps`` for schedules."""
     name = members[0].name
     classes = {"adamw": AdamW, "adam": Adam, "sgd": SGD}
     if name not in classes:
         raise ConfigError(f"optim.name={name!r}: allowed optimizers are {list(OPTIMIZERS)}")
-    return classes[name](params, members)
+    return classes[name](params, members, total_steps)

@@ -1,20 +1,31 @@
-"""Tasks: one module per family, selected by the ``task`` config group (``task.name``)."""
+"""Tasks: one module each, selected by the ``task`` config group through ``task.name``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from grok.errors import ConfigError
-from grok.task.base import Split, Task
+from grok.task.base import ClassificationTask, Milestone, RegressionTask, Split, Task
+from grok.task.fraction import FractionTask
 from grok.task.modular import ModularTask
+from grok.task.reversal import ReversalTask
+from grok.task.sine import SineTask
 
-TASKS: dict[str, type[Task]] = {"modsub": ModularTask, "modular": ModularTask}
+# task.name -> class. The modular family's names (modsub, modadd, ...) all map to ModularTask.
+TASKS: dict[str, type[Task]] = {
+    "sine": SineTask,
+    "reversal": ReversalTask,
+    "fraction": FractionTask,
+}
 
 
 def task_class(cfg: Any) -> type[Task]:
     name = cfg.get("name")
+    if isinstance(name, str) and name.startswith("mod"):
+        return ModularTask
     if name not in TASKS:
-        raise ConfigError(f"task.name={name!r}: known tasks are {sorted(TASKS)}")
+        known = sorted([*TASKS, "modular (modadd, modsub, modmul, moddiv, ...)"])
+        raise ConfigError(f"task.name={name!r}: known tasks are {known}")
     return TASKS[name]
 
 
@@ -22,4 +33,14 @@ def build_task(cfg: Any) -> Task:
     return task_class(cfg)(cfg)
 
 
-__all__ = ["TASKS", "Split", "Task", "build_task", "task_class"]
+__all__ = [
+    "TASKS",
+    "ClassificationTask",
+    "Milestone",
+    "ModularTask",
+    "RegressionTask",
+    "Split",
+    "Task",
+    "build_task",
+    "task_class",
+]

@@ -1,4 +1,11 @@
-"""What every task provides, so trainer, measures and outputs never branch on a task's name."""
+"""What every task provides, so trainer, measures and outputs never branch on a task's name.
+
+A task is its data (all examples, then a seeded split), how the model reads them
+(tokens or one real number; which output positions carry the loss) and how
+outputs are scored (a loss per example plus named metrics, each a mean over
+examples). ``ClassificationTask`` and ``RegressionTask`` supply the scoring; a
+concrete task adds its data and its parameter checks.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ from torch import Tensor
 
 from grok.errors import ConfigError
 
+SPLITS = ("random", "sequential")
+
 
 @dataclass(frozen=True)
 class Split:
@@ -20,21 +29,43 @@ class Split:
     test: Tensor
 
 
-class Task(ABC):
-    """A dataset, its split, and how a model's outputs are scored.
+@dataclass(frozen=True)
+class Milestone:
+    """When a metric crosses ``threshold`` on the train split the model has memorized;
+    on the test split it has generalized (grokked)."""
 
-    Subclasses declare ``name`` and register through ``grok.task.register``.
+    metric: str
+    higher_is_better: bool
+    threshold: float
+
+    def reached(self, value: float) -> bool:
+        return value >= self.threshold if self.higher_is_better else value <= self.threshold
+
+
+def _int(cfg: Any, key: str, low: int, errors: list[str], what: str = "") -> None:
+    value = cfg.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        errors.append(f"task.{key}={value!r}: must be an integer >= {low}{what}")
+
+
+class Task(ABC):
+    """Base of every task; see the module docstring.
+
     ``shape_key`` names what must agree for two configurations to train in one
-    fused pack (vocabulary, context, output size); everything else (seeds,
-    split fraction, the operation) may differ between members.
+    fused pack (vocabulary, context, output size and positions); seeds, split
+    fraction and, for the modular family, the operation may differ.
     """
 
     name: ClassVar[str]
+    input_kind: ClassVar[str] = "tokens"  # or "scalar"
+    metric_names: ClassVar[tuple[str, ...]] = ()
+    milestone: ClassVar[Milestone]
 
     def __init__(self, cfg: Any):
         self.cfg = cfg
         self.train_frac = float(cfg.train_frac)
         self.data_seed = int(cfg.data_seed)
+        self.split_kind = str(cfg.get("split", "random"))
 
     # --- description -------------------------------------------------------
     @property
@@ -56,48 +87,100 @@ class Task(ABC):
 
     def shape_key(self) -> tuple:
         pos = self.read_pos.indices(self.n_ctx)
-        return (self.name, self.d_vocab, self.d_vocab_out, self.n_ctx, pos)
+        return (type(self).__name__, self.d_vocab, self.d_vocab_out, self.n_ctx, pos)
 
     @classmethod
     def validate(cls, cfg: Any) -> list[str]:
         """Problems with ``cfg`` as 'key=value: what is allowed' strings."""
         errors = []
         frac = cfg.get("train_frac")
-        if not isinstance(frac, int | float) or not 0 < frac < 1:
+        if not isinstance(frac, int | float) or isinstance(frac, bool) or not 0 < frac < 1:
             errors.append(f"task.train_frac={frac!r}: must be a number strictly between 0 and 1")
-        seed = cfg.get("data_seed")
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            errors.append(f"task.data_seed={seed!r}: must be a non-negative integer")
+        _int(cfg, "data_seed", 0, errors)
+        if cfg.get("split", "random") not in SPLITS:
+            errors.append(f"task.split={cfg.get('split')!r}: allowed are {list(SPLITS)}")
         return errors
 
     # --- data ----------------------------------------------------------------
     @abstractmethod
     def dataset(self) -> tuple[Tensor, Tensor]:
-        """All examples: inputs [N, n_ctx] (long tokens) and targets [N, len(read_pos)]."""
+        """All examples: inputs [N, ...] and targets [N, len(read_pos)]."""
 
     def split(self, n_examples: int) -> Split:
-        """Seeded random split; ``torch.randperm`` under ``data_seed`` as in seed 001."""
-        gen = torch.Generator().manual_seed(self.data_seed)
-        perm = torch.randperm(n_examples, generator=gen)
+        """Seeded random split (``torch.randperm`` under ``data_seed``, as seeds 000 and
+        001), or ``split: sequential``: the first examples train (seed 004)."""
         cut = int(n_examples * self.train_frac)
         if cut < 1 or cut >= n_examples:
             raise ConfigError(
                 f"task.train_frac={self.train_frac} leaves {cut} of {n_examples} examples "
                 "for training; both splits need at least one"
             )
-        return Split(train=perm[:cut], test=perm[cut:])
+        if self.split_kind == "sequential":
+            order = torch.arange(n_examples)
+        else:
+            order = torch.randperm(
+                n_examples, generator=torch.Generator().manual_seed(self.data_seed)
+            )
+        return Split(train=order[:cut], test=order[cut:])
+
+    def generator(self) -> torch.Generator:
+        """The data-generating RNG (tasks that sample their examples)."""
+        return torch.Generator().manual_seed(self.data_seed)
 
     # --- scoring -------------------------------------------------------------
-    def loss_terms(self, logits: Tensor, targets: Tensor, loss_dtype: torch.dtype) -> Tensor:
-        """Per-example loss [..., n] from logits [..., n, P, C] and targets [..., n, P].
+    @abstractmethod
+    def loss_terms(self, outputs: Tensor, targets: Tensor, loss_dtype: torch.dtype) -> Tensor:
+        """Per-example loss [..., n] from outputs [..., n, P, C] and targets [..., n, P]."""
 
-        Class-logit tasks: cross-entropy in ``loss_dtype`` (float64 as in seed 001:
-        grokked models reach losses near 1e-7, below float32 resolution).
-        """
-        logp = logits.to(loss_dtype).log_softmax(dim=-1)
+    @abstractmethod
+    def example_metrics(self, outputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        """Per-example values [..., n] whose means are the metrics ``metric_names``."""
+
+    def finish_metrics(self, means: dict[str, Tensor], target_var: Tensor) -> dict[str, Tensor]:
+        """Metrics that are not plain means (R^2) from the means and the targets' variance."""
+        return means
+
+
+class ClassificationTask(Task):
+    """Class logits at the read positions; cross-entropy; accuracy per position."""
+
+    metric_names = ("acc",)
+    # Nanda et al. / seed 003: memorized at train acc >= 99%, grokked at test acc >= 99%.
+    milestone = Milestone("acc", higher_is_better=True, threshold=0.99)
+
+    def loss_terms(self, outputs: Tensor, targets: Tensor, loss_dtype: torch.dtype) -> Tensor:
+        """Cross-entropy in ``loss_dtype``: float64 as in seed 001, because grokked models
+        reach losses near 1e-7, below float32 resolution of log-softmax."""
+        logp = outputs.to(loss_dtype).log_softmax(dim=-1)
         nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
         return nll.mean(dim=-1)
 
-    def correct(self, logits: Tensor, targets: Tensor) -> Tensor:
-        """Per-example accuracy in [0, 1]: the fraction of read positions right."""
-        return (logits.argmax(dim=-1) == targets).float().mean(dim=-1)
+    def example_metrics(self, outputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        right = (outputs.argmax(dim=-1) == targets).double()
+        return {"acc": right.mean(dim=-1)}
+
+
+class RegressionTask(Task):
+    """One real value per read position (d_vocab_out = 1); mean squared error."""
+
+    metric_names = ("mse", "mae", "r2")
+    milestone = Milestone("r2", higher_is_better=True, threshold=0.99)
+
+    @property
+    def d_vocab_out(self) -> int:
+        return 1
+
+    def predictions(self, outputs: Tensor) -> Tensor:
+        """Model outputs [..., P, 1] -> predictions [..., P]."""
+        return outputs[..., 0]
+
+    def loss_terms(self, outputs: Tensor, targets: Tensor, loss_dtype: torch.dtype) -> Tensor:
+        err = self.predictions(outputs).to(loss_dtype) - targets.to(loss_dtype)
+        return err.pow(2).mean(dim=-1)
+
+    def example_metrics(self, outputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        err = self.predictions(outputs).double() - targets.double()
+        return {"mse": err.pow(2).mean(dim=-1), "mae": err.abs().mean(dim=-1)}
+
+    def finish_metrics(self, means: dict[str, Tensor], target_var: Tensor) -> dict[str, Tensor]:
+        return {**means, "r2": 1 - means["mse"] / target_var}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grok.train.trainer import METRICS, Member, PackTrainer, train_pack
+from grok.train.trainer import Member, PackTrainer, metric_names, train_pack
 
 LOSS_DTYPES = ("float64", "float32")
 RESUME = ("auto", True, False)
@@ -34,4 +34,4 @@ def validate(cfg: Any) -> list[str]:
     return errors
 
 
-__all__ = ["METRICS", "Member", "PackTrainer", "train_pack", "validate"]
+__all__ = ["Member", "PackTrainer", "metric_names", "train_pack", "validate"]

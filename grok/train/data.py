@@ -25,6 +25,7 @@ class SplitTensors:
     mask: Tensor
     count: Tensor
     sizes: list[int]
+    target_var: Tensor | None = None  # [M] variance of each member's targets (for R^2)
     offset: int = 0  # index of this chunk's first example in the whole split
 
     def total(self, values: Tensor) -> Tensor:
@@ -64,7 +65,7 @@ class SplitTensors:
         for start in range(0, n, size):
             sl = slice(start, start + size)
             yield SplitTensors(
-                self.x[:, sl], self.y[:, sl], self.mask[:, sl], self.count, self.sizes, start
+                self.x[:, sl], self.y[:, sl], self.mask[:, sl], self.count, self.sizes, None, start
             )
 
 
@@ -77,7 +78,10 @@ def _stack(parts: list[tuple[Tensor, Tensor]], device: torch.device) -> SplitTen
     for i, (xi, yi) in enumerate(parts):
         x[i, : len(xi)], y[i, : len(yi)], mask[i, : len(xi)] = xi, yi, 1.0
     count = torch.tensor(sizes, dtype=torch.float64)
-    return SplitTensors(x.to(device), y.to(device), mask.to(device), count.to(device), sizes)
+    var = torch.stack([yi.double().var(correction=0) for _, yi in parts])
+    return SplitTensors(
+        x.to(device), y.to(device), mask.to(device), count.to(device), sizes, var.to(device)
+    )
 
 
 def stack_splits(tasks: list[Task], device: torch.device) -> tuple[SplitTensors, SplitTensors]:

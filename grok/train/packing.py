@@ -14,8 +14,8 @@ from grok.task import build_task
 # Keys that may differ between members of one pack; everything else must agree.
 MEMBER_KEYS = {
     "task": {"data_seed", "train_frac", "op"},
-    "model": {"seed", "init_std", "name"},
-    "optim": {"lr", "wd", "betas", "eps", "momentum", "warmup_steps"},
+    "model": {"seed", "init_std", "init_gain", "name"},
+    "optim": {"lr", "wd", "betas", "eps", "momentum", "warmup_steps"},  # schedule shape is shared
 }
 
 

@@ -37,7 +37,11 @@ from grok.optim import build_optimizer
 from grok.task import build_task
 from grok.train.data import SplitTensors, stack_splits
 
-METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "weight_norm")
+
+def metric_names(task: Any) -> list[str]:
+    """Columns of metrics.jsonl: loss and the task's metrics per split, then weight norm."""
+    per_split = ("loss", *task.metric_names)
+    return [f"{split}_{m}" for split in ("train", "test") for m in per_split] + ["weight_norm"]
 
 
 @dataclass
@@ -66,12 +70,18 @@ class PackTrainer:
         self.template = Transformer(model_config(cfg.model, self.task)).to(self.device)
         self.read_pos = self.task.read_pos
         self.params = self._init_params()
-        self.optimizer = build_optimizer(self.params, [m.cfg.optim for m in members])
+        self.metric_names = metric_names(self.task)
         self.train_data, self.test_data = stack_splits(self.tasks, self.device)
         self.stores = [RunStore(m.run_dir) for m in members]
         self.batch_size = cfg.train.get("batch_size")
         if self.batch_size is not None and len(set(self.train_data.sizes)) != 1:
             raise ConfigError("minibatch packs need equal train sizes (same task.train_frac)")
+        steps = (
+            1 if self.batch_size is None else math.ceil(self.train_data.sizes[0] / self.batch_size)
+        )
+        self.optimizer = build_optimizer(
+            self.params, [m.cfg.optim for m in members], total_steps=int(cfg.train.epochs) * steps
+        )
         self.shuffle_gens = [
             torch.Generator().manual_seed(int(m.cfg.model.seed) * 1_000_003 + t.data_seed)
             for m, t in zip(members, self.tasks, strict=True)
@@ -178,17 +188,22 @@ class PackTrainer:
 
     @torch.no_grad()
     def evaluate(self) -> Tensor:
-        """[M, len(METRICS)] on the device (no host sync)."""
+        """[M, len(metric_names)] on the device (no host sync)."""
         chunk = self.train_cfg.get("eval_batch_size")
         out = []
         for data in (self.train_data, self.test_data):
-            loss = correct = 0.0
+            totals: dict[str, Tensor] = {}
             for part in data.chunks(chunk):
-                logits = self.forward(self.params, part.x)
-                terms = self.task.loss_terms(logits, part.y, self.loss_dtype)
-                loss = loss + part.exact_total(terms)
-                correct = correct + part.exact_total(self.task.correct(logits, part.y).double())
-            out += [loss / data.count, correct / data.count]
+                outputs = self.forward(self.params, part.x)
+                values = {
+                    "loss": self.task.loss_terms(outputs, part.y, self.loss_dtype),
+                    **self.task.example_metrics(outputs, part.y),
+                }
+                for name, v in values.items():
+                    totals[name] = totals.get(name, 0.0) + part.exact_total(v.double())
+            means = {name: t / data.count for name, t in totals.items()}
+            means = self.task.finish_metrics(means, data.target_var)
+            out += [means["loss"], *(means[m] for m in self.task.metric_names)]
         return torch.stack([*out, self.weight_norms()], dim=1)
 
     @torch.no_grad()
@@ -291,7 +306,11 @@ class PackTrainer:
         epochs = [e for e, _ in pending]
         for i, store in enumerate(self.stores):
             rows = [
-                {"epoch": e, **dict(zip(METRICS, v[i], strict=True)), "wall_seconds": wall}
+                {
+                    "epoch": e,
+                    **dict(zip(self.metric_names, v[i], strict=True)),
+                    "wall_seconds": wall,
+                }
                 for e, v in zip(epochs, values, strict=True)
             ]
             store.append_metrics(rows)
@@ -300,18 +319,16 @@ class PackTrainer:
                 bad = next((r["epoch"] for r in rows if not math.isfinite(r["train_loss"])), None)
                 if bad is not None:
                     self.failure[i] = f"diverged: non-finite train loss at epoch {bad}"
-        last = values[-1]
+        latest = [dict(zip(self.metric_names, v, strict=True)) for v in values[-1]]
+        goal = self.task.milestone
+        key = f"test_{goal.metric}"
         if len(self.members) == 1:
-            bar.set_postfix(
-                train_loss=f"{last[0][0]:.3g}",
-                test_loss=f"{last[0][2]:.3g}",
-                train_acc=f"{last[0][1]:.3f}",
-                test_acc=f"{last[0][3]:.3f}",
-                refresh=False,
-            )
+            row = latest[0]
+            shown = ["train_loss", "test_loss", f"train_{goal.metric}", key]
+            bar.set_postfix({k: f"{row[k]:.3g}" for k in shown}, refresh=False)
         else:
-            grokked = sum(v[3] >= 0.99 for v in last)
-            bar.set_postfix(grokked=f"{grokked}/{len(last)}", refresh=False)
+            grokked = sum(goal.reached(r[key]) for r in latest)
+            bar.set_postfix(grokked=f"{grokked}/{len(latest)}", refresh=False)
         bar.update(advance)
 
     # --- checkpoints and resume ------------------------------------------------------
@@ -373,7 +390,7 @@ class PackTrainer:
     def _finalize(self, i: int, wall: float, trained_epochs: int) -> dict[str, Any]:
         store, member = self.stores[i], self.members[i]
         rows = store.read_metrics()
-        final = {k: rows[-1][k] for k in METRICS} if rows else {}
+        final = {k: rows[-1][k] for k in self.metric_names} if rows else {}
         status = "failed" if self.failure[i] else "done"
         if self.stop_signal is not None and self.epoch < int(self.train_cfg.epochs):
             status = "interrupted"
@@ -382,7 +399,7 @@ class PackTrainer:
             {
                 "epochs": self.epoch,
                 "final": final,
-                **milestones(rows),
+                **milestones(rows, self.task.milestone),
                 "wall_seconds": wall,
                 "epochs_per_second": trained_epochs / max(wall - self.wall_before, 1e-9)
                 if trained_epochs
