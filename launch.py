@@ -8,11 +8,10 @@ from omegaconf import DictConfig
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> dict:
     from grok.run import run
 
-    summary = run(cfg, HydraConfig.get().runtime.output_dir)
-    return summary["final"].get("test_acc")
+    return run(cfg, HydraConfig.get().runtime.output_dir)  # the run's summary
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from grok import hardware, model, optim, train
+from grok import hardware, logger, model, optim, train
 from grok.errors import ConfigError
 from grok.task import task_class
 
-GROUPS = ("task", "model", "optim", "train", "hardware")
+GROUPS = ("task", "model", "optim", "train", "hardware", "logger")
 
 
 def problems(cfg: DictConfig) -> list[str]:
@@ -28,6 +28,7 @@ def problems(cfg: DictConfig) -> list[str]:
     errors += optim.validate(cfg.optim)
     errors += train.validate(cfg.train)
     errors += hardware.validate(cfg.hardware)
+    errors += logger.validate(cfg.logger)
     return errors
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,34 @@ def launch_preset(tmp_path: Path, *overrides: str) -> tuple[dict, dict]:
     return yaml.safe_load((run_dir / "config.yaml").read_text()), read_json(
         run_dir / "summary.json"
     )
+
+
+INSTALL_SLURM = ROOT / ".ci" / "install-slurm.sh"
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator:
+    """One real single-node SLURM cluster for the session (tests/slurm_cluster.py); installs
+    Debian's slurm-wlm and munge first where they are missing (CI runs as root)."""
+    from tests.slurm_cluster import SlurmCluster, available
+
+    ok, why = available()
+    if not ok:
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            pytest.fail(f"{why}; installing Slurm needs root and apt-get (see {INSTALL_SLURM})")
+        proc = subprocess.run(
+            ["bash", str(INSTALL_SLURM)], stdin=subprocess.DEVNULL, capture_output=True, text=True
+        )
+        ok, why = available()
+        if not ok:
+            pytest.fail(
+                f"{INSTALL_SLURM.name} failed ({why}):\n{(proc.stdout + proc.stderr)[-3000:]}"
+            )
+    if os.geteuid() != 0:
+        pytest.fail("the test cluster runs its daemons as root")
+    # sbatch / squeue / sacct (and submitit, in launch.py subprocesses) need SLURM_CONF and the
+    # sacct stand-in on PATH.
+    with SlurmCluster() as cluster, pytest.MonkeyPatch.context() as mp:
+        for key, value in cluster.env.items():
+            mp.setenv(key, value)
+        yield cluster

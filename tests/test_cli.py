@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from tests.conftest import launch, read_json
+from tests.conftest import ROOT, launch, read_json
 
 BAD = [
     ("task.p=12", "task.p=12: must be a prime"),
@@ -82,3 +82,44 @@ def test_multirun_over_wd_writes_one_run_dir_per_job(tmp_path):
     assert summaries[0]["final"] != summaries[1]["final"]
     overrides = [yaml.safe_load((d / ".hydra" / "overrides.yaml").read_text()) for d in dirs]
     assert ["optim.wd=0.1" in o for o in overrides].count(True) == 1
+
+
+SWEEPS = sorted(p.stem for p in (ROOT / "sweeps").glob("*.yaml"))
+SWEEP_SIZES = {
+    "wd": 7,
+    "lr": 5,
+    "train_frac": 7,
+    "op": 5,
+    "depth": 15,
+    "eff_wd": 9,
+    "p": 12,
+    "seeds": 10,
+}
+
+
+def test_every_named_sweep_is_listed():
+    assert set(SWEEPS) == set(SWEEP_SIZES)
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_named_sweep_dry_run_prints_its_jobs_and_writes_nothing(tmp_path, name):
+    proc = launch("-m", f"+sweep={name}", "hydra.launcher.dry_run=true", cwd=tmp_path)
+    assert f"dry run: {SWEEP_SIZES[name]} job(s)" in proc.stdout
+    assert proc.stdout.count("    #") == SWEEP_SIZES[name]
+    assert _nothing_written(tmp_path)
+
+
+def test_eff_wd_sweep_sets_lr_from_the_product():
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        import hydra_plugins.grok_launcher.sweeps  # noqa: F401  (registers the sweep group)
+
+        cfg = compose("config", overrides=["+sweep=eff_wd", "eff_wd=0.003", "optim.wd=3.0"])
+    assert cfg.optim.lr == pytest.approx(0.001)
+
+
+def test_sweep_over_a_missing_key_fails_and_leaves_nothing(tmp_path):
+    proc = launch("-m", "optim.nope=1,2", cwd=tmp_path, check=False)
+    assert proc.returncode != 0 and "optim.nope" in proc.stderr
+    assert _nothing_written(tmp_path)

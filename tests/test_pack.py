@@ -67,6 +67,7 @@ def test_pack_keys_group_compatible_configs():
             "model.seed=3",
             "task.train_frac=0.5",
             "task.data_seed=2",
+            "task=modadd",
         )
     ]
     other = [
@@ -84,7 +85,7 @@ def test_pack_keys_group_compatible_configs():
     configs = [base, *same, *other]
     packs = make_packs(configs, max_members=4, memory_bytes=None)
     assert sorted(i for p in packs for i in p) == list(range(len(configs)))
-    assert [len(p) for p in packs][:2] == [3, 3]  # 6 compatible jobs, at most 4 each: balanced
+    assert [len(p) for p in packs][:2] == [4, 3]  # 7 compatible jobs, at most 4 each: balanced
     assert len(packs) == 2 + len(other)
     tight = make_packs([base] * 6, max_members=64, memory_bytes=1)
     assert [len(p) for p in tight] == [1] * 6  # the memory budget bounds the pack size

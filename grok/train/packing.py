@@ -13,7 +13,7 @@ from grok.task import build_task
 
 # Keys that may differ between members of one pack; everything else must agree.
 MEMBER_KEYS = {
-    "task": {"data_seed", "train_frac", "op"},
+    "task": {"data_seed", "train_frac", "op", "name", "table_seed"},
     "model": {"seed", "init_std", "init_gain", "name"},
     "optim": {"lr", "wd", "betas", "eps", "momentum", "warmup_steps"},  # schedule shape is shared
 }

@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +46,12 @@ def metric_names(task: Any) -> list[str]:
 
 @dataclass
 class Member:
-    """One run of a pack: its own resolved config and run dir."""
+    """One run of a pack: its own resolved config, run dir, naming and mirrors (W&B)."""
 
     cfg: DictConfig
     run_dir: Path
+    info: dict[str, Any] = field(default_factory=dict)
+    sinks: list[Any] = field(default_factory=list)
 
 
 class PackTrainer:
@@ -229,8 +231,13 @@ class PackTrainer:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        signals = (signal.SIGTERM, signal.SIGINT)
+        signals = [signal.SIGTERM, signal.SIGINT]
         previous = {s: signal.getsignal(s) for s in signals}
+        usr2 = signal.getsignal(signal.SIGUSR2)
+        if callable(usr2):  # submitit's checkpoint-and-requeue handler: run it after ours
+            signals.append(signal.SIGUSR2)
+            previous[signal.SIGUSR2] = usr2
+            self._requeue_handler = usr2
 
         def request_stop(signum: int, frame: Any) -> None:
             self.stop_signal = signum
@@ -244,8 +251,13 @@ class PackTrainer:
                 signal.signal(s, handler)
 
     def fit(self) -> list[dict[str, Any]]:
+        """Train to ``train.epochs``; on SIGTERM/SIGINT checkpoint and exit 128+signal; on
+        SIGUSR2 under submitit checkpoint, then let submitit requeue the job."""
+        self._requeue_handler: Any = None
         with self._stop_on_signals():
             summaries = self._fit()
+        if self.stop_signal == signal.SIGUSR2 and self._requeue_handler is not None:
+            self._requeue_handler(signal.SIGUSR2, None)  # submitit: checkpoint() + requeue + exit
         if self.stop_signal is not None:
             raise SystemExit(128 + self.stop_signal)
         return summaries
@@ -254,6 +266,9 @@ class PackTrainer:
         tc = self.train_cfg
         epochs = int(tc.epochs)
         start = self._resume()
+        for member in self.members:
+            for sink in member.sinks:
+                sink.start()
         if start < epochs and self.train_cfg.get("cuda_graph", True):
             self.capture_step()
         t0 = time.perf_counter()
@@ -314,6 +329,8 @@ class PackTrainer:
                 for e, v in zip(epochs, values, strict=True)
             ]
             store.append_metrics(rows)
+            for sink in self.members[i].sinks:
+                sink.log(rows)
             self.rows_written[i] += len(rows)
             if self.failure[i] is None:
                 bad = next((r["epoch"] for r in rows if not math.isfinite(r["train_loss"])), None)
@@ -409,6 +426,8 @@ class PackTrainer:
         if self.failure[i]:
             summary["failure"] = self.failure[i]
         store.write_summary(summary)
+        for sink in member.sinks:
+            sink.finish(summary)
         return summary
 
 

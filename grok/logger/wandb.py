@@ -1,0 +1,167 @@
+"""Mirror a run to Weights & Biases. The local run dir stays the source of truth.
+
+One W&B run per grok run (also inside a fused pack): a stable id saved in the run
+dir with ``resume="allow"`` so a requeued job continues the same W&B run;
+``epoch`` is the step metric; the summary carries ``grok_epoch``,
+``memorization_epoch`` and the final metrics so sweeps compare in the W&B UI.
+Any W&B failure (no network, bad key, quota) disables the sink with one warning
+and never stops training.
+
+``logger.mode: auto`` is online only when an API key is configured
+(``WANDB_API_KEY`` or a netrc entry), else offline: nothing ever waits on a login
+prompt. Offline runs land in ``<run dir>/wandb/`` and upload later with
+``wandb sync <run dir>/wandb/offline-run-*``.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from omegaconf import OmegaConf
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "online", "offline", "disabled")
+ID_FILE = "wandb_id"
+LOGGED_FILE = "wandb_logged_epoch"
+
+
+def validate(cfg: Any) -> list[str]:
+    if cfg.get("name") == "wandb" and cfg.get("mode") not in MODES:
+        return [f"logger.mode={cfg.get('mode')!r}: allowed are {list(MODES)}"]
+    return []
+
+
+def has_api_key() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators(host or "") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def resolve_mode(mode: str) -> str:
+    env = os.environ.get("WANDB_MODE")
+    if mode == "auto":
+        if env in ("online", "offline", "disabled"):
+            return env
+        return "online" if has_api_key() else "offline"
+    return mode
+
+
+class WandbSink:
+    """Receives a run's metric rows at each flush and its summary at the end."""
+
+    def __init__(self, cfg: Any, run_dir: Path, info: dict[str, Any]):
+        self.cfg = cfg.logger
+        self.full_cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.info = info
+        self.run: Any = None
+        self.logged_epoch = -1
+
+    def _guard(self, what: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except Exception as e:  # W&B trouble must never stop training
+            log.warning(f"W&B {what} failed ({e!r}); continuing with local outputs only")
+            self.run = None
+            return None
+
+    def run_id(self) -> str:
+        """Stable across requeues: saved in the run dir the first time."""
+        path = self.run_dir / ID_FILE
+        if path.exists():
+            return path.read_text().strip()
+        run_id = uuid.uuid4().hex[:12]
+        path.write_text(run_id + "\n")
+        return run_id
+
+    def start(self) -> None:
+        mode = resolve_mode(str(self.cfg.mode))
+        if mode == "disabled":
+            return
+        logged = self.run_dir / LOGGED_FILE
+        self.logged_epoch = int(logged.read_text()) if logged.exists() else -1
+
+        def init() -> Any:
+            import wandb
+
+            run = wandb.init(
+                project=self.cfg.project,
+                entity=self.cfg.get("entity"),
+                group=self.cfg.get("group") or self.info.get("group"),
+                job_type=self.info.get("job_type"),
+                name=self.info.get("name"),
+                tags=[*self.cfg.get("tags", []), *self.info.get("tags", [])],
+                config=OmegaConf.to_container(self.full_cfg, resolve=True),
+                id=self.run_id(),
+                resume="allow",
+                dir=str(self.run_dir),
+                mode=mode,
+                reinit="create_new",  # several runs open at once in a fused pack
+                settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
+            )
+            run.define_metric("epoch")
+            run.define_metric("*", step_metric="epoch")
+            return run
+
+        self.run = self._guard("init", init)
+        # Resuming: replay what the local store holds (up to the checkpoint) and W&B may lack.
+        from grok.logger.local import RunStore
+
+        self.log(RunStore(self.run_dir).read_metrics())
+
+    def log(self, rows: list[dict[str, Any]]) -> None:
+        """Rows of a previous segment that finished normally are skipped; rows of an
+        interrupted segment are sent again (see ``finish``)."""
+        if self.run is None:
+            return
+        fresh = [r for r in rows if r["epoch"] > self.logged_epoch]
+        if not fresh:
+            return
+
+        def send() -> None:
+            for row in fresh:
+                self.run.log(row)
+            self.logged_epoch = fresh[-1]["epoch"]
+
+        self._guard("log", send)
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        if self.run is None:
+            return
+        run = self.run
+
+        def close() -> None:
+            run.summary.update(
+                {
+                    "status": summary["status"],
+                    "grok_epoch": summary.get("grok_epoch"),
+                    "memorization_epoch": summary.get("memorization_epoch"),
+                    "epochs": summary.get("epochs"),
+                    "wall_seconds": summary.get("wall_seconds"),
+                    **{f"final/{k}": v for k, v in summary.get("final", {}).items()},
+                    **{f"phases/{k}": v for k, v in summary.get("phases", {}).items()},
+                }
+            )
+            if summary["status"] == "interrupted" and hasattr(run, "mark_preempting"):
+                run.mark_preempting()  # requeued jobs resume this W&B run under the same id
+            run.finish(exit_code=1 if summary["status"] == "failed" else 0)
+            # Only a segment that ends normally is trusted to be on disk: SLURM's SIGTERM also
+            # kills W&B's helper process, and finish() then returns quietly with nothing
+            # written. After an interrupted segment the resumed run logs its rows again
+            # (same values at the same epochs), so W&B never has gaps.
+            if summary["status"] == "done":
+                (self.run_dir / LOGGED_FILE).write_text(str(self.logged_epoch))
+
+        self._guard("finish", close)
+        self.run = None
