@@ -134,15 +134,15 @@ def test_interrupted_slurm_job_resumes_to_identical_metrics(slurm_cluster, tmp_p
     reference = local_reference(tmp_path, "train.epochs=1500", "optim.wd=1.0")
     assert numbers(run_dir) == numbers(reference)
     assert summary["final"] == read_json(reference / "summary.json")["final"]
-    # One W&B run id across the first start and the resumed one. SLURM's SIGTERM reaches W&B's
-    # helper process too, so the interrupted segment's file may be empty; what it lacked is
-    # logged again after the resume, so the W&B history still holds every evaluated epoch.
+    # W&B (offline, as on the clusters): one run id across the segments, every epoch once.
+    # (A segment SIGKILLed while writing its W&B file leaves an empty file; the next replays.)
     runs = [r for r in offline_runs(run_dir) if r.run_id]
     assert {r.run_id for r in runs} == {(run_dir / "wandb_id").read_text().strip()}
-    assert len(list(run_dir.glob("wandb/offline-run-*"))) == 2
-    logged = sorted({r["epoch"] for run in runs for r in run.history})
-    assert logged == list(range(0, 1501, 10))
+    logged = [r["epoch"] for run in runs for r in run.history]
+    assert logged == list(range(0, 1501, 10))  # every evaluated epoch, once, in order
     assert runs[-1].summary["status"] == "done" and runs[-1].summary["epochs"] == 1500
+    if how == "usr2":  # checkpointed, finished its W&B segment, requeued, resumed
+        assert len(runs) == 2 and runs[0].summary["status"] == "interrupted"
 
 
 def test_unsupported_resources_fail_before_submission(slurm_cluster, tmp_path):

@@ -11,6 +11,12 @@ and never stops training.
 (``WANDB_API_KEY`` or a netrc entry), else offline: nothing ever waits on a login
 prompt. Offline runs land in ``<run dir>/wandb/`` and upload later with
 ``wandb sync <run dir>/wandb/offline-run-*``.
+
+SLURM signals every process of a job step, W&B's helper process included: after a
+SIGTERM it is gone and later rows vanish without an error. So offline runs are
+written when a training segment ends, replayed from the local store (no W&B
+process is alive while SLURM may signal), and online runs that saw a signal are
+not trusted: the next segment logs their rows again.
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ class WandbSink:
         self.info = info
         self.run: Any = None
         self.logged_epoch = -1
+        self.deferred = False  # offline: write the W&B run when the segment ends
+        self.trusted = True  # false once a signal may have killed W&B's helper process
 
     def _guard(self, what: str, fn: Any) -> Any:
         try:
@@ -86,11 +94,21 @@ class WandbSink:
         return run_id
 
     def start(self) -> None:
-        mode = resolve_mode(str(self.cfg.mode))
-        if mode == "disabled":
+        self.mode = resolve_mode(str(self.cfg.mode))
+        if self.mode == "disabled":
             return
         logged = self.run_dir / LOGGED_FILE
         self.logged_epoch = int(logged.read_text()) if logged.exists() else -1
+        self.deferred = self.mode == "offline"
+        if not self.deferred:
+            self._open()
+
+    def interrupted(self) -> None:
+        """A signal reached the job: W&B's helper process may be dead (see module doc)."""
+        self.trusted = False
+
+    def _open(self) -> None:
+        mode = self.mode
 
         def init() -> Any:
             import wandb
@@ -118,9 +136,13 @@ class WandbSink:
         # Resuming: replay what the local store holds (up to the checkpoint) and W&B may lack.
         from grok.logger.local import RunStore
 
-        self.log(RunStore(self.run_dir).read_metrics())
+        self._send(RunStore(self.run_dir).read_metrics())
 
     def log(self, rows: list[dict[str, Any]]) -> None:
+        if not self.deferred:  # deferred: the local store has them; written at finish
+            self._send(rows)
+
+    def _send(self, rows: list[dict[str, Any]]) -> None:
         """Rows of a previous segment that finished normally are skipped; rows of an
         interrupted segment are sent again (see ``finish``)."""
         if self.run is None:
@@ -137,9 +159,12 @@ class WandbSink:
         self._guard("log", send)
 
     def finish(self, summary: dict[str, Any]) -> None:
+        if self.deferred:
+            self._open()  # replays the local store up to now
         if self.run is None:
             return
         run = self.run
+        durable = self.deferred or (self.trusted and summary["status"] == "done")
 
         def close() -> None:
             run.summary.update(
@@ -156,11 +181,9 @@ class WandbSink:
             if summary["status"] == "interrupted" and hasattr(run, "mark_preempting"):
                 run.mark_preempting()  # requeued jobs resume this W&B run under the same id
             run.finish(exit_code=1 if summary["status"] == "failed" else 0)
-            # Only a segment that ends normally is trusted to be on disk: SLURM's SIGTERM also
-            # kills W&B's helper process, and finish() then returns quietly with nothing
-            # written. After an interrupted segment the resumed run logs its rows again
-            # (same values at the same epochs), so W&B never has gaps.
-            if summary["status"] == "done":
+            # Rows a later segment may skip: all of a deferred (offline) write; for a live run
+            # only if no signal may have killed W&B's helper before it wrote them.
+            if durable:
                 (self.run_dir / LOGGED_FILE).write_text(str(self.logged_epoch))
 
         self._guard("finish", close)

@@ -93,6 +93,7 @@ class PackTrainer:
         self.wall_before = 0.0
         self.epoch = 0
         self.stop_signal: int | None = None
+        self.checkpoint_requested = False
         self._graph: torch.cuda.CUDAGraph | None = None
 
     # --- construction ------------------------------------------------------------
@@ -223,27 +224,32 @@ class PackTrainer:
     # --- loop ---------------------------------------------------------------------
     @contextmanager
     def _stop_on_signals(self):
-        """SIGTERM / SIGINT: finish the epoch, checkpoint, exit (scontrol requeue, Ctrl-C).
+        """Turn signals into flags the loop reads between epochs (no work in handlers).
 
-        The handler only sets a flag the loop reads between epochs; SIGUSR2 is left
-        to submitit, whose checkpoint hook resubmits the job.
+        Alone: SIGTERM / SIGINT -> checkpoint and exit (Ctrl-C, kill).
+        Under submitit (its USR2 handler is installed): USR2 -> checkpoint, then submitit's
+        handler requeues the job; SIGTERM -> checkpoint and keep training, since SLURM sends
+        it before a SIGKILL (scontrol requeue, node shutdown) or before USR2 (preemption).
         """
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        signals = [signal.SIGTERM, signal.SIGINT]
-        previous = {s: signal.getsignal(s) for s in signals}
         usr2 = signal.getsignal(signal.SIGUSR2)
-        if callable(usr2):  # submitit's checkpoint-and-requeue handler: run it after ours
-            signals.append(signal.SIGUSR2)
-            previous[signal.SIGUSR2] = usr2
-            self._requeue_handler = usr2
+        under_submitit = callable(usr2)
+        stops = [signal.SIGINT] + ([signal.SIGUSR2] if under_submitit else [signal.SIGTERM])
+        previous = {s: signal.getsignal(s) for s in [*stops, signal.SIGTERM]}
+        self._requeue_handler = usr2 if under_submitit else None
 
         def request_stop(signum: int, frame: Any) -> None:
             self.stop_signal = signum
 
-        for s in signals:
+        def request_checkpoint(signum: int, frame: Any) -> None:
+            self.checkpoint_requested = True
+
+        for s in stops:
             signal.signal(s, request_stop)
+        if under_submitit:
+            signal.signal(signal.SIGTERM, request_checkpoint)
         try:
             yield
         finally:
@@ -251,8 +257,7 @@ class PackTrainer:
                 signal.signal(s, handler)
 
     def fit(self) -> list[dict[str, Any]]:
-        """Train to ``train.epochs``; on SIGTERM/SIGINT checkpoint and exit 128+signal; on
-        SIGUSR2 under submitit checkpoint, then let submitit requeue the job."""
+        """Train to ``train.epochs``; see ``_stop_on_signals`` for what signals do."""
         self._requeue_handler: Any = None
         with self._stop_on_signals():
             summaries = self._fit()
@@ -295,6 +300,12 @@ class PackTrainer:
                 pending.append((epoch, self.evaluate()))
             stopping = self.stop_signal is not None
             checkpoint = epoch % tc.checkpoint_every == 0 or is_last or stopping
+            checkpoint = checkpoint or self.checkpoint_requested
+            if stopping or self.checkpoint_requested:
+                for member in self.members:
+                    for sink in member.sinks:
+                        sink.interrupted()
+            self.checkpoint_requested = False
             if epoch % tc.log_every == 0 or checkpoint:
                 wall = self.wall_before + time.perf_counter() - t0
                 self._flush(pending, bar, epoch - last_bar, wall)
