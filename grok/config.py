@@ -8,7 +8,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from grok import hardware, logger, model, optim, train
+from grok import hardware, logger, measures, model, optim, train
 from grok.errors import ConfigError
 from grok.task import task_class
 
@@ -29,6 +29,7 @@ def problems(cfg: DictConfig) -> list[str]:
     errors += train.validate(cfg.train)
     errors += hardware.validate(cfg.hardware)
     errors += logger.validate(cfg.logger)
+    errors += measures.validate(cfg.get("measures"))
     return errors
 
 

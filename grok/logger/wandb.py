@@ -152,8 +152,8 @@ class WandbSink:
             return
 
         def send() -> None:
-            for row in fresh:
-                self.run.log(row)
+            for row in fresh:  # lists (key frequencies, spectra) stay in the local store
+                self.run.log({k: v for k, v in row.items() if not isinstance(v, list)})
             self.logged_epoch = fresh[-1]["epoch"]
 
         self._guard("log", send)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -187,11 +188,12 @@ class MLP(nn.Module):
         self.hook_pre = HookPoint()
         self.hook_post = HookPoint()
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(output, neuron activations): measures read the activations without hooks."""
         pre = x @ self.W_in
         post = self.hook_post(self.act(self.hook_pre(pre + self.b_in if self.use_bias else pre)))
         out = post @ self.W_out
-        return out + self.b_out if self.use_bias else out
+        return (out + self.b_out if self.use_bias else out), post
 
 
 class TransformerBlock(nn.Module):
@@ -206,7 +208,7 @@ class TransformerBlock(nn.Module):
         for hook in ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post"):
             setattr(self, f"hook_{hook}", HookPoint())
 
-    def forward(self, resid: Tensor, q_pos: slice | None = None) -> Tensor:
+    def forward(self, resid: Tensor, q_pos: slice | None = None) -> tuple[Tensor, Tensor | None]:
         """q_pos: the positions whose outputs are needed (all when None).
 
         Keys and values always see every position; queries, the MLP and the
@@ -221,9 +223,11 @@ class TransformerBlock(nn.Module):
             resid_q, normed_q = resid[:, q_pos], normed[:, q_pos]
         attn_out = self.hook_attn_out(self.attn(normed_q, normed, q_pos))
         resid = self.hook_resid_mid(resid_q + attn_out)
+        post = None
         if not self.attn_only:
-            resid = resid + self.hook_mlp_out(self.mlp(self.ln2(resid)))
-        return self.hook_resid_post(resid)
+            mlp_out, post = self.mlp(self.ln2(resid))
+            resid = resid + self.hook_mlp_out(mlp_out)
+        return self.hook_resid_post(resid), post
 
 
 class Unembed(nn.Module):
@@ -258,21 +262,33 @@ class Transformer(HookedRootModule):
         self.unembed = Unembed(cfg)
         self.setup()
 
-    def forward(self, tokens: Tensor, read_pos: slice | None = None) -> Tensor:
+    def forward(
+        self, tokens: Tensor, read_pos: slice | None = None, return_neurons: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """Logits [batch, pos, d_vocab_out]; only at ``read_pos`` when given.
 
         The loss reads few positions (the last one for modular arithmetic), so
-        the final block computes its queries and MLP only there.
+        the final block computes its queries and MLP only there. ``return_neurons``
+        also returns the final block's MLP activations at those positions (for
+        measures run under ``torch.vmap``, where hooks are not available).
         """
         squeeze = tokens.ndim == 1 and self.cfg.input_kind == "tokens"
         if squeeze:
             tokens = tokens[None]
         embed = self.hook_embed(self.embed(tokens))
         resid = embed + self.hook_pos_embed(self.pos_embed(embed))
+        post = None
         for i, block in enumerate(self.blocks):
-            resid = block(resid, read_pos if i == len(self.blocks) - 1 else None)
+            resid, post = block(resid, read_pos if i == len(self.blocks) - 1 else None)
         logits = self.unembed(self.ln_final(resid))
-        return logits[0] if squeeze else logits
+        if squeeze:
+            logits = logits[0]
+            post = post[0] if post is not None else None
+        return (logits, post) if return_neurons else logits
+
+    def to(self, *args: Any, print_details: bool = True, **kwargs: Any) -> Transformer:
+        """nn.Module.to, accepting HookedTransformer's ``print_details`` (devinterp passes it)."""
+        return super().to(*args, **kwargs)
 
     def run_with_cache(self, *args, **kwargs) -> tuple[Tensor, ActivationCache]:
         """As HookedTransformer: the cache comes back as an ``ActivationCache``."""

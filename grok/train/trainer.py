@@ -32,6 +32,8 @@ from tqdm.auto import tqdm
 from grok import hardware
 from grok.errors import ConfigError
 from grok.logger.local import RunStore, milestones, versions
+from grok.measures import build_measures
+from grok.measures.phases import phases
 from grok.model import Transformer, model_config
 from grok.optim import build_optimizer
 from grok.task import build_task
@@ -94,6 +96,11 @@ class PackTrainer:
         self.epoch = 0
         self.stop_signal: int | None = None
         self.checkpoint_requested = False
+        measures_cfg = cfg.get("measures")
+        self.measures = build_measures(measures_cfg, self.task)
+        self.measure_every = int(measures_cfg.every) if measures_cfg else 0
+        self.measure_steps = 0
+        self.measured: dict[int, list[dict[str, Any]]] = {}
         self._graph: torch.cuda.CUDAGraph | None = None
 
     # --- construction ------------------------------------------------------------
@@ -282,6 +289,7 @@ class PackTrainer:
             for store, m in zip(self.stores, self.members, strict=True):
                 store.write_summary(self._summary_base(m, "running"))
             pending.append((0, self.evaluate()))
+            self.measure(0)
         bar = tqdm(
             total=epochs,
             initial=start,
@@ -296,8 +304,11 @@ class PackTrainer:
             self.train_epoch()
             self.epoch = epoch
             is_last = epoch == epochs
-            if epoch % tc.eval_every == 0 or is_last:
+            measure_now = bool(self.measures) and (epoch % self.measure_every == 0 or is_last)
+            if epoch % tc.eval_every == 0 or is_last or measure_now:
                 pending.append((epoch, self.evaluate()))
+            if measure_now:
+                self.measure(epoch)
             stopping = self.stop_signal is not None
             checkpoint = epoch % tc.checkpoint_every == 0 or is_last or stopping
             checkpoint = checkpoint or self.checkpoint_requested
@@ -318,6 +329,17 @@ class PackTrainer:
         wall = self.wall_before + time.perf_counter() - t0
         return [self._finalize(i, wall, self.epoch - start) for i in range(len(self.members))]
 
+    def measure(self, epoch: int) -> None:
+        """Run the progress measures (between epochs; their values join this epoch's rows)."""
+        step, self.measure_steps = self.measure_steps, self.measure_steps + 1
+        rows: list[dict[str, Any]] = [{} for _ in self.members]
+        for measure in self.measures:
+            if step % measure.every_factor:
+                continue
+            for row, values in zip(rows, measure.compute(self), strict=True):
+                row.update(values)
+        self.measured[epoch] = rows
+
     def _desc(self) -> str:
         name = self.members[0].cfg.task.name
         return name if len(self.members) == 1 else f"{name} x{len(self.members)}"
@@ -335,6 +357,7 @@ class PackTrainer:
                 {
                     "epoch": e,
                     **dict(zip(self.metric_names, v[i], strict=True)),
+                    **self.measured.get(e, [{}] * len(self.members))[i],
                     "wall_seconds": wall,
                 }
                 for e, v in zip(epochs, values, strict=True)
@@ -347,6 +370,8 @@ class PackTrainer:
                 bad = next((r["epoch"] for r in rows if not math.isfinite(r["train_loss"])), None)
                 if bad is not None:
                     self.failure[i] = f"diverged: non-finite train loss at epoch {bad}"
+        for e in epochs:
+            self.measured.pop(e, None)
         latest = [dict(zip(self.metric_names, v, strict=True)) for v in values[-1]]
         goal = self.task.milestone
         key = f"test_{goal.metric}"
@@ -428,6 +453,7 @@ class PackTrainer:
                 "epochs": self.epoch,
                 "final": final,
                 **milestones(rows, self.task.milestone),
+                "phases": phases(rows, milestones(rows, self.task.milestone)),
                 "wall_seconds": wall,
                 "epochs_per_second": trained_epochs / max(wall - self.wall_before, 1e-9)
                 if trained_epochs

@@ -1,0 +1,55 @@
+"""Progress measures, computed inside training every ``measures.every`` epochs.
+
+A measure sees the whole pack and returns one dict of values per member; the values
+land in that member's metrics rows under grouped names (``fourier/restricted_loss``)
+and go wherever metrics go (metrics.jsonl, W&B). Measures run between epochs, on the
+same device, with gradients off; they never touch the optimizer state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grok.measures.base import Measure
+from grok.measures.modular import FourierMeasure
+from grok.measures.tasks import FractionMeasure, ReversalMeasure, SineMeasure
+from grok.measures.weights import WeightMeasure
+
+MEASURES: dict[str, type[Measure]] = {
+    m.name: m
+    for m in (WeightMeasure, FourierMeasure, SineMeasure, ReversalMeasure, FractionMeasure)
+}
+
+
+def validate(cfg: Any) -> list[str]:
+    if cfg is None:
+        return []
+    errors = []
+    every = cfg.get("every")
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        errors.append(f"measures.every={every!r}: must be an integer >= 1")
+    names = cfg.get("names", [])
+    unknown = [n for n in names if n not in (*MEASURES, "llc")]
+    if unknown:
+        errors.append(f"measures.names: unknown {unknown}; allowed are {[*MEASURES, 'llc']}")
+    return errors
+
+
+def build_measures(cfg: Any, task: Any) -> list[Measure]:
+    """The configured measures that apply to ``task`` (measures for other tasks are skipped)."""
+    if cfg is None:
+        return []
+    out: list[Measure] = []
+    for name in cfg.get("names", []):
+        if name == "llc":
+            from grok.measures.llc import LLCMeasure
+
+            measure: Measure = LLCMeasure(cfg.get("llc", {}))
+        else:
+            measure = MEASURES[name](cfg)
+        if measure.applies(task):
+            out.append(measure)
+    return out
+
+
+__all__ = ["MEASURES", "Measure", "build_measures", "validate"]

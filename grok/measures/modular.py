@@ -1,0 +1,121 @@
+"""The Fourier suite (grok/measures/fourier.py) applied to every member of a modular pack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from grok.measures.base import Measure, member_forward, member_params
+from grok.measures.fourier import (
+    CyclicGroup,
+    analyze,
+    frequency_energy,
+    gini,
+    key_frequencies,
+    op_group,
+)
+from grok.task import ModularTask
+
+CHUNK_VALUES = 2**24  # floats per chunk of (logits + neurons); ~64 MB
+
+
+class FourierMeasure(Measure):
+    """Key frequencies, Fourier norms and Gini of W_E and W_L = W_out W_U, logit cosine
+    coefficients and residual, neuron-frequency fractions, restricted and excluded loss.
+
+    The embedding-side measures apply to every op; the logit, neuron and loss measures
+    need the op's group structure (add, sub, mul, div) and are skipped for the others.
+    """
+
+    name = "fourier"
+
+    def applies(self, task: Any) -> bool:
+        return isinstance(task, ModularTask)
+
+    @torch.no_grad()
+    def compute(self, trainer: Any) -> list[dict[str, Any]]:
+        return [self.member(trainer, i) for i in range(len(trainer.members))]
+
+    def member(self, trainer: Any, i: int) -> dict[str, Any]:
+        task: ModularTask = trainer.tasks[i]
+        params = member_params(trainer, i)
+        group = op_group(task.op, task.p)
+        tokens = group.tokens if group else torch.arange(task.p)
+        w_e = params["embed.W_E"][tokens.to(trainer.device)]  # residues only, group order
+        last = len(trainer.template.blocks) - 1
+        w_l = params[f"blocks.{last}.mlp.W_out"] @ params["unembed.W_U"]  # [d_mlp, p]
+        e_energy = frequency_energy(w_e)
+        l_energy = frequency_energy(w_l[:, tokens.to(trainer.device)].T)
+        keys = key_frequencies(e_energy)
+        key_list = (torch.nonzero(keys)[:, 0] + 1).tolist()
+        row: dict[str, Any] = {
+            "fourier/key_freqs": key_list,
+            "fourier/n_key_freqs": len(key_list),
+            "fourier/gini_embed": float(gini(e_energy.sqrt())),
+            "fourier/gini_logit": float(gini(l_energy.sqrt())),
+            "fourier/embed_norms": e_energy.sqrt().tolist(),
+        }
+        if group is None:
+            return row
+        result = analyze(
+            group,
+            lambda: self._chunks(trainer, i, group),
+            w_l,
+            keys,
+            self._train_mask(task, group).to(trainer.device),
+        )
+        row.update(
+            {
+                "fourier/logit_coef": result.logit_coef[keys].tolist(),
+                "fourier/logit_residual": result.logit_residual,
+                "fourier/neuron_frac": float(result.neuron_best_frac.mean()),
+                "fourier/neuron_freqs": self._clusters(result),
+                "fourier/neuron_clustered": float((result.neuron_best_frac > 0.5).double().mean()),
+                "fourier/restricted_loss": result.restricted_loss,
+                "fourier/excluded_loss": result.excluded_loss,
+                "fourier/test_loss": result.full_test_loss,
+            }
+        )
+        return row
+
+    @staticmethod
+    def _clusters(result: Any) -> list[int]:
+        """Frequencies that are the best fit of >= 5% of the well-explained neurons."""
+        best = result.neuron_best_freq[result.neuron_best_frac > 0.5]
+        if best.numel() == 0:
+            return []
+        counts = torch.bincount(best)
+        return [k for k in range(1, len(counts)) if counts[k] >= 0.05 * best.numel()]
+
+    @staticmethod
+    def _train_mask(task: ModularTask, group: CyclicGroup) -> Tensor:
+        """[n, n] over (j_a, j_b): is this pair in the member's train split?"""
+        p, n = task.p, group.n
+        a = group.tokens.repeat_interleave(n)
+        b = group.tokens.repeat(n)
+        row = a * (p - 1) + (b - 1) if task.op == "div" else a * p + b  # dataset order
+        n_rows = p * (p - 1) if task.op == "div" else p * p
+        train = torch.zeros(n_rows, dtype=torch.bool)
+        train[task.split(n_rows).train] = True
+        return train[row].view(n, n)
+
+    @staticmethod
+    def _chunks(
+        trainer: Any, i: int, group: CyclicGroup
+    ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """Final-position logits and neurons for all group pairs, rows of j_a at a time."""
+        n, p = group.n, trainer.task.d_vocab_out
+        d_mlp = trainer.template.cfg.d_mlp
+        rows = max(1, CHUNK_VALUES // (n * (d_mlp + p)))
+        tokens = group.tokens.to(trainer.device)
+        jb = torch.arange(n, device=trainer.device)
+        for start in range(0, n, rows):
+            ja = torch.arange(start, min(start + rows, n), device=trainer.device)
+            a = tokens[ja].repeat_interleave(n)
+            b = tokens[jb].repeat(len(ja))
+            x = torch.stack([a, b, torch.full_like(a, p)], dim=1)
+            logits, neurons = member_forward(trainer, i, x, trainer.read_pos, neurons=True)
+            yield ja, logits[:, -1], neurons[:, -1]
