@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -62,10 +62,16 @@ class FourierMeasure(Measure):
             return row
         result = analyze(
             group,
-            lambda: self._chunks(trainer, i, group),
+            lambda: pair_chunks(
+                group,
+                lambda x: member_forward(trainer, i, x, trainer.read_pos, neurons=True),
+                task.p,
+                trainer.template.cfg.d_mlp,
+                trainer.device,
+            ),
             w_l,
             keys,
-            self._train_mask(task, group).to(trainer.device),
+            self.train_mask(task, group).to(trainer.device),
         )
         row.update(
             {
@@ -91,7 +97,7 @@ class FourierMeasure(Measure):
         return [k for k in range(1, len(counts)) if counts[k] >= 0.05 * best.numel()]
 
     @staticmethod
-    def _train_mask(task: ModularTask, group: CyclicGroup) -> Tensor:
+    def train_mask(task: ModularTask, group: CyclicGroup) -> Tensor:
         """[n, n] over (j_a, j_b): is this pair in the member's train split?"""
         p, n = task.p, group.n
         a = group.tokens.repeat_interleave(n)
@@ -102,20 +108,26 @@ class FourierMeasure(Measure):
         train[task.split(n_rows).train] = True
         return train[row].view(n, n)
 
-    @staticmethod
-    def _chunks(
-        trainer: Any, i: int, group: CyclicGroup
-    ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        """Final-position logits and neurons for all group pairs, rows of j_a at a time."""
-        n, p = group.n, trainer.task.d_vocab_out
-        d_mlp = trainer.template.cfg.d_mlp
-        rows = max(1, CHUNK_VALUES // (n * (d_mlp + p)))
-        tokens = group.tokens.to(trainer.device)
-        jb = torch.arange(n, device=trainer.device)
-        for start in range(0, n, rows):
-            ja = torch.arange(start, min(start + rows, n), device=trainer.device)
-            a = tokens[ja].repeat_interleave(n)
-            b = tokens[jb].repeat(len(ja))
-            x = torch.stack([a, b, torch.full_like(a, p)], dim=1)
-            logits, neurons = member_forward(trainer, i, x, trainer.read_pos, neurons=True)
-            yield ja, logits[:, -1], neurons[:, -1]
+
+def pair_chunks(
+    group: CyclicGroup,
+    forward: Callable[[Tensor], tuple[Tensor, Tensor]],
+    p: int,
+    d_mlp: int,
+    device: torch.device,
+) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """Final-position logits and neurons for all group pairs, rows of j_a at a time (the
+    chunks ``analyze`` reads). ``forward`` maps tokens [b, 3] to (logits, neurons) at every
+    read position (inputs are ``a b =``, '=' being token p); chunks hold ~CHUNK_VALUES
+    floats so p near 1000 fits in memory."""
+    n = group.n
+    rows = max(1, CHUNK_VALUES // (n * (d_mlp + p)))
+    tokens = group.tokens.to(device)
+    jb = torch.arange(n, device=device)
+    for start in range(0, n, rows):
+        ja = torch.arange(start, min(start + rows, n), device=device)
+        a = tokens[ja].repeat_interleave(n)
+        b = tokens[jb].repeat(len(ja))
+        x = torch.stack([a, b, torch.full_like(a, p)], dim=1)
+        logits, neurons = forward(x)
+        yield ja, logits[:, -1], neurons[:, -1]
