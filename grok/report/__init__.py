@@ -1,0 +1,39 @@
+"""``grok report`` and ``grok ls``: figures and tables from the local run dirs alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grok.report.render import save_html, save_png
+from grok.report.run_figures import run_figures
+from grok.report.runs import Run, find_runs, swept_keys
+from grok.report.sweep import run_table, sweep_figures
+
+
+def report(path: Path, out: Path | None = None, png: bool = True) -> dict[str, list[Path]]:
+    """Write PNGs and one self-contained HTML for a run dir or a sweep dir; returns the files."""
+    path = Path(path)
+    runs = find_runs(path)
+    if not runs:
+        raise SystemExit(f"grok report: no run dirs (summary.json / metrics.jsonl) under {path}")
+    out = Path(out) if out else path / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    if len(runs) == 1:
+        figures, tables, title = run_figures(runs[0]), [], f"grok report: {runs[0].name}"
+    else:
+        figures, tables = sweep_figures(runs)
+        title = f"grok sweep report: {path.name} ({len(runs)} runs)"
+    pngs = [save_png(f, out) for f in figures] if png else []
+    for table in tables:
+        (out / f"{table.name}.md").write_text(table.markdown())
+    html = save_html(title, figures, tables, out / "report.html")
+    return {"png": pngs, "html": [html], "tables": [out / f"{t.name}.md" for t in tables]}
+
+
+def listing(path: Path) -> str:
+    runs = find_runs(Path(path))
+    keys = swept_keys(runs) if len(runs) > 1 else []
+    return run_table(runs, keys).markdown() if runs else f"no runs under {path}\n"
+
+
+__all__ = ["Run", "find_runs", "listing", "report"]

@@ -1,0 +1,150 @@
+"""Figures and tables of a sweep: milestones against each swept hyperparameter, overlaid
+curves, a table sorted by grok epoch, and a wd x lr phase diagram."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+from grok.report.runs import Run, as_number, swept_keys
+from grok.report.spec import Figure, Heatmap, Panel, Series, Table
+
+
+def _median_spread(values: list[float]) -> tuple[float, float, float]:
+    values = sorted(values)
+    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return statistics.median(values), q[0], q[2]
+
+
+def _grouped(
+    runs: list[Run], key: str, field: str
+) -> tuple[list[Any], list[float], list[float], list[float]]:
+    """Median and quartiles of ``field`` over runs sharing ``key``'s value (other keys,
+    seeds included, aggregated). Runs that never reached the milestone are left out."""
+    groups: dict[Any, list[float]] = {}
+    for run in runs:
+        value = run.summary.get(field)
+        if value is not None:
+            groups.setdefault(as_number(run.overrides.get(key)), []).append(float(value))
+    xs = sorted(groups, key=lambda v: (isinstance(v, str), v))
+    stats = [_median_spread(groups[x]) for x in xs]
+    return xs, [s[0] for s in stats], [s[1] for s in stats], [s[2] for s in stats]
+
+
+def milestones_vs(runs: list[Run], keys: list[str]) -> Figure | None:
+    panels = []
+    for key in keys:
+        panel = Panel(f"milestones vs {key}", key, "epoch (median, IQR)")
+        for field, label in (("grok_epoch", "grok"), ("memorization_epoch", "memorization")):
+            xs, med, lo, hi = _grouped(runs, key, field)
+            reached = sum(run.summary.get(field) is not None for run in runs)
+            if xs:
+                label = f"{label} ({reached}/{len(runs)} runs)"
+                panel.series.append(Series(xs, med, label, spread=(lo, hi)))
+        numeric = [as_number(r.overrides.get(key)) for r in runs]
+        panel.logx = (
+            all(isinstance(v, float) and v > 0 for v in numeric)
+            and max(numeric) / min(numeric) >= 50
+        )
+        panels.append(panel)
+    return (
+        Figure("sweep_milestones", "grok and memorization epochs per swept value", panels)
+        if panels
+        else None
+    )
+
+
+def overlaid_curves(runs: list[Run], key: str | None) -> Figure:
+    values = sorted({as_number(r.overrides.get(key)) for r in runs}, key=str) if key else []
+    numeric = [v for v in values if isinstance(v, float)]
+
+    def position(run: Run) -> float | None:
+        if not key:
+            return None
+        v = as_number(run.overrides.get(key))
+        if isinstance(v, float) and len(numeric) > 1:
+            lo, hi = min(numeric), max(numeric)
+            if lo > 0 and hi / lo >= 50:
+                return (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))
+            return (v - lo) / (hi - lo)
+        return values.index(v) / max(len(values) - 1, 1) if v in values else None
+
+    metric = runs[0].milestone_metric if runs else "acc"
+    panel = Panel(f"test {metric}, colored by {key or 'run'}", "epoch", f"test {metric}")
+    for run in runs:
+        xs = [r["epoch"] for r in run.rows if f"test_{metric}" in r]
+        ys = [r[f"test_{metric}"] for r in run.rows if f"test_{metric}" in r]
+        label = f"{key}={run.overrides.get(key)}" if key else run.name
+        panel.series.append(Series(xs, ys, label, color=position(run)))
+    return Figure("sweep_curves", "test curves of every run", [panel])
+
+
+def phase_diagram(runs: list[Run], keys: list[str]) -> Figure | None:
+    if not {"optim.wd", "optim.lr"} <= set(keys):
+        return None
+    wds = sorted({float(r.overrides["optim.wd"]) for r in runs})
+    lrs = sorted({float(r.overrides["optim.lr"]) for r in runs})
+    cells: dict[tuple[float, float], list[float]] = {}
+    for r in runs:
+        grok = r.summary.get("grok_epoch")
+        cell = cells.setdefault(
+            (float(r.overrides["optim.wd"]), float(r.overrides["optim.lr"])), []
+        )
+        cell.append(float(grok) if grok is not None else float("nan"))
+    z = [[_nan_median(cells.get((wd, lr), [])) for wd in wds] for lr in lrs]
+    return Figure(
+        "sweep_phase",
+        "phase diagram: median grok epoch (blank: no grok)",
+        [
+            Panel(
+                "grok epoch over wd x lr",
+                "optim.wd",
+                "optim.lr",
+                heatmap=Heatmap(z, wds, lrs, "grok epoch"),
+                logx=True,
+                logy=True,
+            )
+        ],
+    )
+
+
+def _nan_median(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return statistics.median(finite) if finite and len(finite) * 2 >= len(values) else float("nan")
+
+
+def run_table(runs: list[Run], keys: list[str]) -> Table:
+    metric = runs[0].milestone_metric if runs else "acc"
+
+    def row(run: Run) -> list[Any]:
+        final = run.summary.get("final", {})
+        return [
+            run.name,
+            run.status,
+            *(run.overrides.get(k) for k in keys),
+            run.summary.get("grok_epoch"),
+            run.summary.get("memorization_epoch"),
+            final.get(f"test_{metric}"),
+            final.get("test_loss"),
+        ]
+
+    rows = sorted(
+        (row(r) for r in runs), key=lambda x: (x[len(keys) + 2] is None, x[len(keys) + 2] or 0)
+    )
+    return Table(
+        "sweep_table",
+        "runs sorted by grok epoch",
+        ["run", "status", *keys, "grok_epoch", "memorization_epoch", f"test_{metric}", "test_loss"],
+        rows,
+    )
+
+
+def sweep_figures(runs: list[Run]) -> tuple[list[Figure], list[Table]]:
+    keys = swept_keys(runs)
+    figures = [
+        milestones_vs(runs, keys),
+        overlaid_curves(runs, keys[0] if keys else None),
+        phase_diagram(runs, keys),
+    ]
+    return [f for f in figures if f is not None], [run_table(runs, keys)]
