@@ -16,7 +16,10 @@ SLURM signals every process of a job step, W&B's helper process included: after 
 SIGTERM it is gone and later rows vanish without an error. So offline runs are
 written when a training segment ends, replayed from the local store (no W&B
 process is alive while SLURM may signal), and online runs that saw a signal are
-not trusted: the next segment logs their rows again.
+not trusted: the next segment logs their rows again. A segment killed while writing
+its offline run leaves a partial file; the next segment deletes it before replaying
+those rows, so every row lands in exactly one complete offline run (``wandb sync``
+uploads each once).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -31,11 +35,13 @@ from urllib.parse import urlparse
 
 from omegaconf import OmegaConf
 
+from grok.logger.local import atomic_write_bytes
+
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "online", "offline", "disabled")
 ID_FILE = "wandb_id"
-LOGGED_FILE = "wandb_logged_epoch"
+LOGGED_FILE = "wandb_logged_epoch"  # the last epoch W&B has for sure, then complete offline runs
 
 
 def validate(cfg: Any) -> list[str]:
@@ -75,6 +81,7 @@ class WandbSink:
         self.logged_epoch = -1
         self.deferred = False  # offline: write the W&B run when the segment ends
         self.trusted = True  # false once a signal may have killed W&B's helper process
+        self.complete: list[str] = []  # offline runs fully written (see _read_logged)
 
     def _guard(self, what: str, fn: Any) -> Any:
         try:
@@ -97,11 +104,25 @@ class WandbSink:
         self.mode = resolve_mode(str(self.cfg.mode))
         if self.mode == "disabled":
             return
-        logged = self.run_dir / LOGGED_FILE
-        self.logged_epoch = int(logged.read_text()) if logged.exists() else -1
+        self.logged_epoch, self.complete = self._read_logged()
         self.deferred = self.mode == "offline"
         if not self.deferred:
             self._open()
+
+    def _read_logged(self) -> tuple[int, list[str]]:
+        path = self.run_dir / LOGGED_FILE
+        if not path.exists():
+            return -1, []
+        first, *complete = path.read_text().split()
+        return int(first), complete
+
+    def _drop_partial_offline_runs(self) -> None:
+        """Offline runs of this id that no segment finished writing: a SIGKILL cut them
+        short; their rows come after ``logged_epoch`` and are about to be replayed."""
+        for path in sorted((self.run_dir / "wandb").glob(f"offline-run-*-{self.run_id()}")):
+            if path.name not in self.complete:
+                log.warning(f"W&B: removing {path.name}, cut short by a kill; replaying its rows")
+                shutil.rmtree(path, ignore_errors=True)
 
     def interrupted(self) -> None:
         """A signal reached the job: W&B's helper process may be dead (see module doc)."""
@@ -109,6 +130,8 @@ class WandbSink:
 
     def _open(self) -> None:
         mode = self.mode
+        if self.deferred:
+            self._drop_partial_offline_runs()
 
         def init() -> Any:
             import wandb
@@ -165,6 +188,7 @@ class WandbSink:
             return
         run = self.run
         durable = self.deferred or (self.trusted and summary["status"] == "done")
+        offline_dir = Path(run.dir).parent.name if self.deferred else None
 
         def close() -> None:
             run.summary.update(
@@ -183,8 +207,11 @@ class WandbSink:
             run.finish(exit_code=1 if summary["status"] == "failed" else 0)
             # Rows a later segment may skip: all of a deferred (offline) write; for a live run
             # only if no signal may have killed W&B's helper before it wrote them.
-            if durable:
-                (self.run_dir / LOGGED_FILE).write_text(str(self.logged_epoch))
+            if durable:  # one atomic write: the epoch and the offline run it is in
+                complete = [*self.complete, *([offline_dir] if offline_dir else [])]
+                text = "\n".join([str(self.logged_epoch), *complete]) + "\n"
+                atomic_write_bytes(self.run_dir / LOGGED_FILE, text.encode())
+                self.complete = complete
 
         self._guard("finish", close)
         self.run = None

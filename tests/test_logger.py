@@ -1,0 +1,33 @@
+"""The W&B sink without SLURM: offline runs read back from their files (no cloud)."""
+
+import shutil
+
+from grok.run import run
+from tests.conftest import TINY, make_cfg
+from tests.wandb_files import offline_runs
+
+OFFLINE = [*TINY, "logger=wandb", "logger.mode=offline", "train.eval_every=10"]
+
+
+def test_offline_run_cut_short_by_a_kill_is_replaced_not_duplicated(tmp_path):
+    """A segment SIGKILLed while writing its offline run leaves a partial file (seen under
+    `scontrol requeue`: srun kills the step seconds after SIGTERM). The next segment must
+    delete it and replay its rows, so `wandb sync` uploads every epoch exactly once."""
+    run_dir = tmp_path / "run"
+    run(make_cfg(*OFFLINE, "train.epochs=40"), run_dir, progress=False)
+    (first,) = (run_dir / "wandb").glob("offline-run-*")
+    run_id = (run_dir / "wandb_id").read_text().strip()
+    partial = first.with_name(f"offline-run-20000101_000000-{run_id}")
+    shutil.copytree(first, partial)
+    wandb_file = next(partial.glob("*.wandb"))
+    wandb_file.write_bytes(wandb_file.read_bytes()[:3000])  # cut mid-write
+
+    run(make_cfg(*OFFLINE, "train.epochs=60"), run_dir, progress=False)  # the next segment
+
+    assert not partial.exists()
+    runs = offline_runs(run_dir)
+    assert [[r["epoch"] for r in o.history] for o in runs] == [[0, 10, 20, 30, 40], [50, 60]]
+    assert {o.run_id for o in runs} == {run_id}
+    assert runs[-1].summary["status"] == "done" and runs[-1].summary["epochs"] == 60
+    logged = (run_dir / "wandb_logged_epoch").read_text().split()
+    assert logged[0] == "60" and len(logged) == 3  # the epoch, then both complete runs
