@@ -81,9 +81,16 @@ def test_two_job_multirun_runs_as_slurm_jobs(slurm_cluster, tmp_path):
     assert numbers(slurm_run) == numbers(reference)
 
 
-def _job_ids(cluster) -> list[str]:
+def _all_jobs(cluster) -> set[str]:
+    """Every job the controller knows, finished ones included (MinJobAge keeps them)."""
+    return set(cluster.run(["squeue", "-h", "-t", "all", "-o", "%i"]).stdout.split())
+
+
+def _job_ids(cluster, exclude: set[str] = frozenset()) -> list[str]:
+    """Running jobs, less ``exclude`` (a job of an earlier test may still be completing)."""
     out = cluster.run(["squeue", "-h", "-o", "%i %T"]).stdout.split("\n")
-    return [line.split()[0] for line in out if line.strip().endswith("RUNNING")]
+    running = [line.split()[0] for line in out if line.strip().endswith("RUNNING")]
+    return [job for job in running if job not in exclude]
 
 
 def _wait_for_progress(root: Path, proc, epoch: int, timeout: float = 180) -> Path:
@@ -111,6 +118,7 @@ def test_interrupted_slurm_job_resumes_to_identical_metrics(slurm_cluster, tmp_p
         "optim.wd=1.0",
         "hydra.launcher.pack=false",
     ]
+    earlier = _all_jobs(slurm_cluster)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "launch.py"), *args],
         cwd=tmp_path,
@@ -119,7 +127,7 @@ def test_interrupted_slurm_job_resumes_to_identical_metrics(slurm_cluster, tmp_p
         text=True,
     )
     run_dir = _wait_for_progress(tmp_path, proc, 300)
-    (job,) = _job_ids(slurm_cluster)
+    (job,) = _job_ids(slurm_cluster, exclude=earlier)
     if how == "usr2":
         slurm_cluster.run(["scancel", job, "--signal", "SIGTERM"])
         slurm_cluster.run(["scancel", job, "--signal", "USR2"])
@@ -147,6 +155,7 @@ def test_interrupted_slurm_job_resumes_to_identical_metrics(slurm_cluster, tmp_p
 
 
 def test_unsupported_resources_fail_before_submission(slurm_cluster, tmp_path):
+    earlier = _all_jobs(slurm_cluster)
     proc = launch(
         "-m",
         "hardware=slurm_local",
@@ -161,7 +170,7 @@ def test_unsupported_resources_fail_before_submission(slurm_cluster, tmp_path):
         in proc.stderr
     )
     assert not list(tmp_path.iterdir())
-    assert _job_ids(slurm_cluster) == []
+    assert _all_jobs(slurm_cluster) <= earlier  # nothing new was submitted
     bad = launch("-m", "hardware=slurm_local", "optim.nope=1,2", cwd=tmp_path, check=False)
     assert bad.returncode != 0 and "optim.nope" in bad.stderr
     assert not list(tmp_path.iterdir())

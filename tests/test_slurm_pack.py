@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, launch, read_json
-from tests.test_slurm import RUN, _job_ids, _wait_for_progress, numbers
+from tests.test_slurm import RUN, _all_jobs, _job_ids, _wait_for_progress, numbers
 from tests.wandb_files import offline_runs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -58,6 +58,7 @@ def test_sixteen_configs_run_as_one_packed_slurm_job(slurm_cluster, tmp_path):
 def test_pack_preempted_by_usr2_resumes_every_member(slurm_cluster, tmp_path):
     args = ["-m", *RUN, "model.seed=0,1", "optim.wd=0.5,1.0", "train.epochs=1500"]
     (tmp_path / "slurm").mkdir()
+    earlier = _all_jobs(slurm_cluster)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "launch.py"), *args, "hardware=slurm_local"],
         cwd=tmp_path / "slurm",
@@ -66,7 +67,7 @@ def test_pack_preempted_by_usr2_resumes_every_member(slurm_cluster, tmp_path):
         text=True,
     )
     _wait_for_progress(tmp_path / "slurm", proc, 300)
-    (job,) = _job_ids(slurm_cluster)
+    (job,) = _job_ids(slurm_cluster, exclude=earlier)
     slurm_cluster.run(["scancel", job, "--signal", "SIGTERM"])  # as submitit's job._interrupt()
     slurm_cluster.run(["scancel", job, "--signal", "USR2"])
     out, _ = proc.communicate(timeout=600)
