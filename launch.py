@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
@@ -11,7 +13,15 @@ from omegaconf import DictConfig
 def main(cfg: DictConfig) -> dict:
     from grok.run import run
 
-    return run(cfg, HydraConfig.get().runtime.output_dir)  # the run's summary
+    run_dir = HydraConfig.get().runtime.output_dir
+    summary = run(cfg, run_dir)
+    if summary["status"] != "done":  # a failed run exits non-zero, saying why
+        print(
+            f"grok: run {summary['status']}: {summary.get('failure', '')} ({run_dir})",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    return summary
 
 
 if __name__ == "__main__":

@@ -3,34 +3,108 @@
 from __future__ import annotations
 
 import sys
+from functools import lru_cache
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from grok import hardware, logger, measures, model, optim, train
+from grok import hardware, keys, logger, measures, model, optim, train
 from grok.errors import ConfigError
 from grok.task import task_class
 
-GROUPS = ("task", "model", "optim", "train", "hardware", "logger")
+GROUPS = ("task", "model", "optim", "train", "hardware", "logger", "measures")
+
+
+def _task_problems(cfg: Any) -> list[str]:
+    try:
+        return task_class(cfg).validate(cfg)
+    except ConfigError as e:
+        return [str(e)]
+
+
+VALIDATORS = {
+    "task": _task_problems,
+    "model": model.validate,
+    "optim": optim.validate,
+    "train": train.validate,
+    "hardware": hardware.validate,
+    "logger": logger.validate,
+    "measures": measures.validate,
+}
 
 
 def problems(cfg: DictConfig) -> list[str]:
-    missing = [g for g in GROUPS if g not in cfg]
+    """Every problem of a composed config, as 'key=value: what is allowed' lines."""
+    from grok.store.contract import flat_config
+
+    try:
+        flat = flat_config(cfg)
+    except Exception as e:  # an interpolation that does not resolve
+        return [f"config cannot be resolved: {e}"]
+    return problems_flat(flat)
+
+
+def problems_flat(flat: dict[str, Any]) -> list[str]:
+    """``problems`` of a flattened resolved config; each section is checked once per
+    distinct value (a 10,000-job sweep has few distinct sections)."""
+    sections: dict[str, list[tuple[str, Any]]] = {}
+    for path, value in flat.items():
+        head, _, rest = path.partition(".")
+        sections.setdefault(head, []).append((rest, _freeze(value)))
+    missing = [g for g in GROUPS if g not in sections]
     if missing:
         return [f"config has no {', '.join(missing)} section(s); conf/config.yaml composes them"]
-    errors: list[str] = []
-    try:
-        errors += task_class(cfg.task).validate(cfg.task)
-    except ConfigError as e:
-        errors.append(str(e))
-    errors += model.validate(cfg.model)
-    errors += optim.validate(cfg.optim)
-    errors += train.validate(cfg.train)
-    errors += hardware.validate(cfg.hardware)
-    errors += logger.validate(cfg.logger)
-    errors += measures.validate(cfg.get("measures"))
+    errors = [
+        f"{path}: unknown key (no config group defines it){keys.suggest(path)}; attach "
+        'free-form metadata with notes="..." or +meta.<name>=<value>'
+        for path in keys.unknown_keys(flat)
+    ]
+    for name in VALIDATORS:
+        errors += _section_problems(name, tuple(sorted(sections[name])))
+    if not errors:
+        errors += _split_problems(tuple(sorted(sections["task"])))
     return errors
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+def _thaw(items: tuple) -> dict[str, Any]:
+    """Nested dict from (dotted key, frozen value) pairs."""
+    out: dict[str, Any] = {}
+    for path, value in items:
+        node = out
+        *parents, leaf = path.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+@lru_cache(maxsize=16384)
+def _section_problems(name: str, items: tuple) -> list[str]:
+    return VALIDATORS[name](OmegaConf.create(_thaw(items)))
+
+
+@lru_cache(maxsize=4096)
+def _split_problems(items: tuple) -> list[str]:
+    """Both splits need examples; known from the task's size without building its data."""
+    from grok.task import build_task
+
+    task = build_task(OmegaConf.create(_thaw(items)))
+    n, cut = task.n_examples, task.n_train
+    if 1 <= cut < n:
+        return []
+    return [
+        f"task.train_frac={task.train_frac}: leaves {cut} of {n:,} examples for training; "
+        "both splits need at least one"
+    ]
 
 
 def validate(cfg: DictConfig) -> None:
@@ -41,16 +115,28 @@ def validate(cfg: DictConfig) -> None:
 
 
 class ValidateConfig(Callback):
-    """Hydra callback: a single run is checked before Hydra creates its run dir."""
+    """Hydra callback: a single run is checked (config, run-dir lock, resume contract, memory)
+    before Hydra creates its run dir or writes its .hydra/ files there."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        exit_on_error(config)
+        from grok.run import claim_run_dir
+        from grok.train.packing import memory_problems
+
+        task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+        exit_on_error(lambda: validate(task_cfg))
+        exit_on_error(lambda: _refuse(memory_problems([task_cfg])))
+        exit_on_error(lambda: claim_run_dir(task_cfg, str(config.hydra.run.dir)))
 
 
-def exit_on_error(cfg: DictConfig) -> None:
-    """Print the problems and exit 2, instead of a traceback, for bad user input."""
+def _refuse(problems: list[str]) -> None:
+    if problems:
+        raise ConfigError("\n  ".join(problems))
+
+
+def exit_on_error(check: Any) -> Any:
+    """Run ``check``; print a ConfigError's message and exit 2 instead of a traceback."""
     try:
-        validate(cfg)
+        return check()
     except ConfigError as e:
         print(f"grok: {e}", file=sys.stderr)
         sys.exit(2)

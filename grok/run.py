@@ -1,29 +1,31 @@
-"""Run one configuration in a run dir (what ``launch.py`` calls for each job)."""
+"""Start runs: the checks before a run dir is written, then training.
+
+``prepare_member`` is the one place a run dir is claimed: validate the config, take the
+run dir's lock, and check the resume contract (``grok.store.contract``) before anything
+is written; only then is config.yaml written and the W&B sink built. Single runs, local
+sweeps and SLURM array tasks all go through it.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from grok.config import validate
-from grok.logger import build_sinks
-from grok.logger.local import CONFIG, atomic_write_bytes
+from grok.store.contract import RunPlan, plan_run
+from grok.store.lock import claim, release
+from grok.store.rundir import RunStore
 from grok.train import Member, train_pack
-
-
-def save_resolved_config(cfg: DictConfig, run_dir: Path) -> None:
-    """The resolved config (Hydra's .hydra/config.yaml keeps interpolations)."""
-    text = OmegaConf.to_yaml(cfg, resolve=True)
-    atomic_write_bytes(run_dir / CONFIG, text.encode())
 
 
 def run_info(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """How the run is named and grouped in W&B, from Hydra's job context when there is one:
     group = the sweep (+sweep=...), else the experiment preset, else the task; name = the
-    job's overrides; job_type = the task."""
+    job's identity overrides; job_type = the task."""
     task = str(cfg.task.name)
     info: dict[str, Any] = {"job_type": task, "group": task, "name": run_dir.name, "tags": [task]}
     try:
@@ -42,26 +44,64 @@ def run_info(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     return info
 
 
-def make_member(cfg: DictConfig, run_dir: str | os.PathLike) -> Member:
+def claim_run_dir(cfg: DictConfig, run_dir: str | os.PathLike) -> RunPlan:
+    """Lock ``run_dir`` and decide what starting ``cfg`` there does; on refusal release the
+    lock and remove the dir if this call created it, so nothing is left behind."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_resolved_config(cfg, run_dir)
-    info = run_info(cfg, run_dir)
-    return Member(cfg, run_dir, info=info, sinks=build_sinks(cfg, run_dir, info))
+    created = not run_dir.exists()
+    claim(run_dir)
+    try:
+        return plan_run(cfg, run_dir)
+    except BaseException:
+        release(run_dir)
+        if created:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def prepare_member(cfg: DictConfig, run_dir: str | os.PathLike, info: dict | None = None) -> Member:
+    """Checks first (config, lock, resume contract), then config.yaml and the sinks."""
+    from grok.logger import build_sinks
+
+    validate(cfg)
+    run_dir = Path(run_dir)
+    plan = claim_run_dir(cfg, run_dir)
+    info = info if info is not None else run_info(cfg, run_dir)
+    if plan.kind == "finished":
+        return Member(cfg, run_dir, info=info, sinks=[], plan=plan)
+    RunStore(run_dir).write_config(OmegaConf.to_yaml(cfg, resolve=True))
+    return Member(cfg, run_dir, info=info, sinks=build_sinks(cfg, run_dir, info), plan=plan)
+
+
+def plan_members(members: list[Member]) -> list[RunPlan]:
+    """Each member's plan (members built by hand, without ``prepare_member``, get one here)."""
+    for m in members:
+        if m.plan is None:
+            m.plan = claim_run_dir(m.cfg, m.run_dir)
+            if m.plan.kind != "finished":
+                RunStore(m.run_dir).write_config(OmegaConf.to_yaml(m.cfg, resolve=True))
+    return [m.plan for m in members]  # type: ignore[misc]
 
 
 def member_for_current_job(cfg: DictConfig) -> Member:
     """The member for the Hydra job being set up (its output dir is the run dir)."""
     from hydra.core.hydra_config import HydraConfig
 
-    return make_member(cfg, HydraConfig.get().runtime.output_dir)
+    return prepare_member(cfg, HydraConfig.get().runtime.output_dir)
+
+
+def release_members(members: list[Member]) -> None:
+    for m in members:
+        release(m.run_dir)
 
 
 def run(
     cfg: DictConfig, run_dir: str | os.PathLike, progress: bool | None = None
 ) -> dict[str, Any]:
-    validate(cfg)
-    member = make_member(cfg, run_dir)
+    member = prepare_member(cfg, run_dir)
     if progress is None:
         progress = bool(cfg.train.get("progress", True))
-    return train_pack([member], progress=progress)[0]
+    try:
+        return train_pack([member], progress=progress)[0]
+    finally:
+        release_members([member])

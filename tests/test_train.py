@@ -8,8 +8,8 @@ import time
 import pytest
 import torch
 
-from grok.logger.local import RunStore
 from grok.run import run
+from grok.store import RunStore
 from grok.task import build_task
 from grok.train import metric_names
 from tests.conftest import ROOT, TINY, launch, read_json, read_metrics

@@ -18,8 +18,7 @@ def validate(cfg: Any) -> list[str]:
     return []
 
 
-def resolve_device(cfg: Any) -> torch.device:
-    name = cfg.get("device", "cpu")
+def resolve_device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -30,14 +29,13 @@ def resolve_device(cfg: Any) -> torch.device:
     return torch.device(name)
 
 
-def configure(cfg: Any, device: torch.device) -> None:
+def configure(device: torch.device, threads: int | None, tf32: bool | None) -> None:
     """Process-wide numeric settings. TF32 is off unless asked for (fidelity first)."""
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
+    if threads:
+        torch.set_num_threads(int(threads))
     if device.type == "cuda":
-        tf32 = bool(cfg.get("tf32", False))
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cuda.matmul.allow_tf32 = bool(tf32)
+        torch.backends.cudnn.allow_tf32 = bool(tf32)
 
 
 def describe(device: torch.device) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from grok.logger.local import RunStore, milestones
 from grok.logger.wandb import WandbSink
 from grok.logger.wandb import validate as validate_wandb
 
@@ -26,4 +25,4 @@ def build_sinks(cfg: Any, run_dir: Path, info: dict[str, Any]) -> list[Any]:
     return [WandbSink(cfg, run_dir, info)]
 
 
-__all__ = ["LOGGERS", "RunStore", "WandbSink", "build_sinks", "milestones", "validate"]
+__all__ = ["LOGGERS", "WandbSink", "build_sinks", "validate"]

@@ -1,18 +1,66 @@
-"""The measure interface."""
+"""The measure interface: a measure sees one member at a time, through ``MemberView``.
+
+A view holds exactly what the member would have alone: its own config, task, weights and
+train/test split (no padding, no other member's rows), so a packed member's measures are
+its lone run's by construction. Measures whose math is member-wise may override
+``compute_pack`` to batch over members; the default loops.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
-from torch.func import functional_call
+
+
+@dataclass(frozen=True)
+class Examples:
+    """One member's examples of one split, in its own order: x [n, ...], y [n, P]."""
+
+    x: Tensor
+    y: Tensor
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """What a measure may read of one member at one epoch (see the module docstring)."""
+
+    cfg: Any  # the member's resolved config (DictConfig)
+    task: Any  # its grok.task.Task
+    model_cfg: Any  # its grok.model.TransformerConfig (architecture and init)
+    params: dict[str, Tensor]  # its current weights, keyed as model.named_parameters()
+    train: Examples
+    test: Examples
+    epoch: int
+    device: torch.device
+
+    @cached_property
+    def model(self) -> Any:
+        """A standalone TL-compatible model holding these weights (gradients off)."""
+        from grok.model import Transformer
+
+        model = Transformer(self.model_cfg).to(self.device)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(self.params[name])
+        model.requires_grad_(False)
+        return model.eval()
+
+    @property
+    def read_pos(self) -> slice:
+        return self.task.read_pos
 
 
 class Measure:
-    """Computes named values for every member of a pack (``compute`` -> one dict each).
+    """Computes named values for one member (``compute`` -> a dict of JSON-able values).
 
-    ``every_factor`` lets an expensive measure (LLC) run only every k-th measure step.
+    ``every_factor`` lets an expensive measure (LLC) run only at every k-th measure epoch.
     """
 
     name: ClassVar[str]
@@ -24,18 +72,8 @@ class Measure:
     def applies(self, task: Any) -> bool:
         return True
 
-    def compute(self, trainer: Any) -> list[dict[str, Any]]:
+    def compute(self, view: MemberView) -> dict[str, Any]:
         raise NotImplementedError
 
-
-def member_params(trainer: Any, index: int) -> dict[str, Tensor]:
-    return {k: v[index].detach() for k, v in trainer.params.items()}
-
-
-@torch.no_grad()
-def member_forward(
-    trainer: Any, index: int, x: Tensor, read_pos: slice | None = None, neurons: bool = False
-) -> Any:
-    """Member ``index``'s forward pass on inputs ``x`` [batch, ...] (no member axis)."""
-    kwargs = {"read_pos": read_pos, "return_neurons": neurons}
-    return functional_call(trainer.template, member_params(trainer, index), (x,), kwargs)
+    def compute_pack(self, views: list[MemberView]) -> list[dict[str, Any]]:
+        return [self.compute(v) for v in views]

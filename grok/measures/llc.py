@@ -14,6 +14,7 @@ draws. Calibrate for your model before trusting a value:
 from __future__ import annotations
 
 import argparse
+import copy
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from grok.measures.base import Measure
+from grok.measures.base import Measure, MemberView
 
 DEFAULTS = {  # seed 002
     "epsilon": 3e-3,
@@ -92,38 +93,26 @@ class LLCMeasure(Measure):
         self.every_factor = int(cfg.pop("every_factor", 10))
         self.options = cfg
 
-    def compute(self, trainer: Any) -> list[dict[str, Any]]:
-        out = []
-        for i in range(len(trainer.members)):
-            n = trainer.train_data.sizes[i]
-            x, y = trainer.train_data.x[i, :n], trainer.train_data.y[i, :n]
-            model = trainer.member_model(i)
-            est = estimate_llc(model, trainer.tasks[i], x, y, seed=i, **self.options)
-            out.append({"llc/mean": est["mean"], "llc/std": est["std"]})
-        return out
+    def compute(self, view: MemberView) -> dict[str, Any]:
+        # SGLD moves the weights it samples around: give it its own copy. The seed is the
+        # member's model seed and epoch, never its place in a pack.
+        model = copy.deepcopy(view.model).requires_grad_(True)
+        seed = int(view.cfg.model.seed) * 1_000_003 + view.epoch
+        est = estimate_llc(model, view.task, view.train.x, view.train.y, seed=seed, **self.options)
+        return {"llc/mean": est["mean"], "llc/std": est["std"]}
 
 
 def load_run(run_dir: Path, epoch: int | None = None) -> tuple[Any, Any, Tensor, Tensor]:
     """(model, task, train x, train y) of a run dir's checkpoint (the latest by default)."""
-    from omegaconf import OmegaConf
+    from grok.store import load_checkpoint
 
-    from grok.logger.local import RunStore
-    from grok.model import Transformer, model_config
-    from grok.task import build_task
-
-    cfg = OmegaConf.load(run_dir / "config.yaml")
-    task = build_task(cfg.task)
-    store = RunStore(run_dir)
-    epochs = store.checkpoint_epochs("weights")
-    if not epochs:
-        raise SystemExit(f"{run_dir} has no checkpoints")
-    epoch = epoch if epoch is not None else epochs[-1]
-    weights = torch.load(store.checkpoint_path("weights", epoch), weights_only=True)["model"]
-    model = Transformer(model_config(cfg.model, task))
-    model.load_state_dict(weights)
-    x, y = task.dataset()
-    train = task.split(len(x)).train
-    return model, task, x[train], y[train]
+    try:
+        ckpt = load_checkpoint(run_dir, epoch)
+    except FileNotFoundError as e:
+        raise SystemExit(str(e)) from None
+    x, y = ckpt.task.dataset()
+    train = ckpt.task.split(len(x)).train
+    return ckpt.model.requires_grad_(True), ckpt.task, x[train], y[train]
 
 
 def calibrate(

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from grok.measures.base import Measure, member_forward, member_params
+from grok.measures.base import Measure, MemberView
 from grok.measures.fourier import (
     CyclicGroup,
     analyze,
@@ -36,19 +36,17 @@ class FourierMeasure(Measure):
         return isinstance(task, ModularTask)
 
     @torch.no_grad()
-    def compute(self, trainer: Any) -> list[dict[str, Any]]:
-        return [self.member(trainer, i) for i in range(len(trainer.members))]
-
-    def member(self, trainer: Any, i: int) -> dict[str, Any]:
-        task: ModularTask = trainer.tasks[i]
-        params = member_params(trainer, i)
+    def compute(self, view: MemberView) -> dict[str, Any]:
+        task: ModularTask = view.task
+        params = view.params
+        device = view.device
         group = op_group(task.op, task.p)
         tokens = group.tokens if group else torch.arange(task.p)
-        w_e = params["embed.W_E"][tokens.to(trainer.device)]  # residues only, group order
-        last = len(trainer.template.blocks) - 1
+        w_e = params["embed.W_E"][tokens.to(device)]  # residues only, group order
+        last = view.model_cfg.n_layers - 1
         w_l = params[f"blocks.{last}.mlp.W_out"] @ params["unembed.W_U"]  # [d_mlp, p]
         e_energy = frequency_energy(w_e)
-        l_energy = frequency_energy(w_l[:, tokens.to(trainer.device)].T)
+        l_energy = frequency_energy(w_l[:, tokens.to(device)].T)
         keys = key_frequencies(e_energy)
         key_list = (torch.nonzero(keys)[:, 0] + 1).tolist()
         row: dict[str, Any] = {
@@ -64,14 +62,14 @@ class FourierMeasure(Measure):
             group,
             lambda: pair_chunks(
                 group,
-                lambda x: member_forward(trainer, i, x, trainer.read_pos, neurons=True),
+                lambda x: view.model(x, read_pos=view.read_pos, return_neurons=True),
                 task.p,
-                trainer.template.cfg.d_mlp,
-                trainer.device,
+                view.model_cfg.d_mlp,
+                device,
             ),
             w_l,
             keys,
-            self.train_mask(task, group).to(trainer.device),
+            self.train_mask(task, group).to(device),
         )
         row.update(
             {

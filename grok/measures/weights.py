@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from grok.measures.base import Measure
+from grok.measures.base import Measure, MemberView
 
 COMPONENTS = {
     "embed": ("embed.",),
@@ -28,14 +28,11 @@ class WeightMeasure(Measure):
     name = "weights"
 
     @torch.no_grad()
-    def compute(self, trainer: Any) -> list[dict[str, Any]]:
-        out = []
-        for i in range(len(trainer.members)):
-            parts: dict[str, float] = {}
-            for name, p in trainer.params.items():
-                key = component(name)
-                parts[key] = parts.get(key, 0.0) + float(p[i].double().square().sum())
-            row = {f"weights/{k}": v for k, v in parts.items()}
-            row["weights/total"] = sum(parts.values())
-            out.append(row)
-        return out
+    def compute(self, view: MemberView) -> dict[str, Any]:
+        parts: dict[str, float] = {}
+        for name, p in view.params.items():
+            key = component(name)
+            parts[key] = parts.get(key, 0.0) + float(p.double().square().sum())
+        row = {f"weights/{k}": v for k, v in parts.items()}
+        row["weights/total"] = sum(parts.values())
+        return row

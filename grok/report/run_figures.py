@@ -106,25 +106,19 @@ def mechanism(run: Run) -> list[Figure]:
 
 
 def _load_model(run: Run):
-    import torch
+    """The newest readable checkpoint's model and task, through the one loader."""
+    import warnings
 
-    from grok.logger.local import RunStore
-    from grok.model import Transformer, model_config
-    from grok.task import build_task
+    from grok.store import DamagedFile, RunStore, load_checkpoint
 
-    store = RunStore(run.dir)
-    epochs = store.checkpoint_epochs("weights")
-    if not epochs or not run.config:
-        return None
-    from omegaconf import OmegaConf
-
-    cfg = OmegaConf.create(run.config)
-    task = build_task(cfg.task)
-    model = Transformer(model_config(cfg.model, task))
-    model.load_state_dict(
-        torch.load(store.checkpoint_path("weights", epochs[-1]), weights_only=True)["model"]
-    )
-    return model.eval(), task
+    for epoch in reversed(RunStore(run.dir).checkpoint_epochs("weights")):
+        try:
+            ckpt = load_checkpoint(run.dir, epoch)
+        except (DamagedFile, FileNotFoundError) as e:
+            warnings.warn(f"{e}; trying an older checkpoint", stacklevel=2)
+            continue
+        return ckpt.model, ckpt.task
+    return None
 
 
 def _sample_inputs(task: Any, n: int = 512):

@@ -8,12 +8,15 @@ single run.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from grok import keys as config_keys
+from grok.store.files import DamagedFile, read_json, read_jsonl
 
 try:
     from yaml import CSafeLoader as Loader
@@ -21,7 +24,6 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as Loader  # type: ignore[assignment]
 
 STATUS = {"done": "done", "running": "running", "failed": "failed", "interrupted": "preempted"}
-IGNORED_OVERRIDES = ("hydra.", "experiment", "hardware", "logger", "train.progress", "measures")
 
 
 @dataclass
@@ -29,7 +31,7 @@ class Run:
     dir: Path
     summary: dict[str, Any]
     config: dict[str, Any]
-    overrides: dict[str, str]
+    damage: str | None = None  # why part of this run dir could not be read
     _rows: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
@@ -38,35 +40,39 @@ class Run:
 
     @property
     def status(self) -> str:
-        return STATUS.get(self.summary.get("status", "running"), self.summary.get("status", "?"))
+        if self.damage:
+            return "damaged"
+        raw = self.summary.get("status", "running")
+        return STATUS.get(raw, raw)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        """metrics.jsonl (read on first use): what a run in progress has written so far."""
+        """metrics.jsonl (read on first use): what a run in progress has written so far. A
+        torn last line is dropped with a warning; other damage marks the run damaged."""
         if self._rows is None:
-            path = self.dir / "metrics.jsonl"
-            self._rows = []
-            if path.exists():
-                with open(path) as f:
-                    self._rows = [json.loads(line) for line in f if line.strip()]
+            try:
+                self._rows = read_jsonl(self.dir / "metrics.jsonl")
+            except DamagedFile as e:
+                self.damage = self.damage or str(e)
+                self._rows = []
         return self._rows
 
+    @cached_property
+    def flat(self) -> dict[str, Any]:
+        return dict(config_keys.flatten(self.config))
+
     def value(self, key: str) -> Any:
-        """A config value by dotted key (``optim.wd``), or a summary field."""
-        node: Any = self.config
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return self.summary.get(key)
-            node = node[part]
-        return node
+        """A resolved config value by dotted key (``optim.wd``), or a summary field."""
+        return self.flat[key] if key in self.flat else self.summary.get(key)
 
     @property
     def milestone_metric(self) -> str:
-        keys = self.rows[-1].keys() if self.rows else ()
-        for metric in ("acc", "r2", "mae"):
-            if f"test_{metric}" in keys:
-                return metric
-        return "acc"
+        """The task's milestone metric as the run recorded it (summary.json ``milestone``)."""
+        recorded = (self.summary.get("milestone") or {}).get("metric")
+        if recorded:
+            return recorded
+        keys = self.rows[-1].keys() if self.rows else ()  # runs written before it was recorded
+        return next((m for m in ("acc", "mae", "r2") if f"test_{m}" in keys), "acc")
 
 
 def is_run_dir(path: Path) -> bool:
@@ -74,21 +80,22 @@ def is_run_dir(path: Path) -> bool:
 
 
 def load_run(path: Path) -> Run:
+    """A run dir's summary and config; a damaged file marks the run instead of raising."""
     path = Path(path)
-    summary = (
-        json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
-    )
-    config = {}
+    damage = None
+    summary: dict[str, Any] = {}
+    try:
+        if (path / "summary.json").exists():
+            summary = read_json(path / "summary.json")
+    except DamagedFile as e:
+        damage = str(e)
+    config: dict[str, Any] = {}
     if (path / "config.yaml").exists():
-        config = yaml.load((path / "config.yaml").read_text(), Loader=Loader) or {}
-    overrides: dict[str, str] = {}
-    hydra_overrides = path / ".hydra" / "overrides.yaml"
-    if hydra_overrides.exists():
-        for item in yaml.load(hydra_overrides.read_text(), Loader=Loader) or []:
-            key, _, value = str(item).lstrip("+~").partition("=")
-            if not key.startswith(IGNORED_OVERRIDES):
-                overrides[key] = value
-    return Run(path, summary, config, overrides)
+        try:
+            config = yaml.load((path / "config.yaml").read_text(), Loader=Loader) or {}
+        except yaml.YAMLError as e:
+            damage = damage or f"{path / 'config.yaml'}: not valid YAML ({e})"
+    return Run(path, summary, config, damage)
 
 
 def find_runs(root: Path) -> list[Run]:
@@ -108,11 +115,29 @@ def find_runs(root: Path) -> list[Run]:
 
 
 def swept_keys(runs: list[Run]) -> list[str]:
-    """Override keys whose values differ between the runs, in command-line order."""
-    keys: list[str] = []
+    """Identity config keys (grok/keys.py: MEMBER or PACK) whose resolved values differ
+    between the runs, in the table's order. Keys that are not part of a run's identity
+    (logging, hardware, progress) never count; a key set through an interpolation or a
+    preset counts like one typed on the command line."""
+    seen: dict[str, set[str]] = {}
     for run in runs:
-        keys += [k for k in run.overrides if k not in keys]
-    return [k for k in keys if len({run.overrides.get(k) for run in runs}) > 1]
+        for key, value in run.flat.items():
+            seen.setdefault(key, set()).add(repr(value))
+    present = [k for k, values in seen.items() if len(values) > 1 or _missing_somewhere(k, runs)]
+    identity = [k for k in present if _is_identity(k)]
+    order = {k: i for i, k in enumerate(config_keys.KEYS)}
+    return sorted(identity, key=lambda k: order.get(k, len(order)))
+
+
+def _missing_somewhere(key: str, runs: list[Run]) -> bool:
+    return any(key not in run.flat for run in runs)
+
+
+def _is_identity(key: str) -> bool:
+    try:
+        return config_keys.scope(key).identity
+    except config_keys.UnknownKey:
+        return True  # an unknown key still tells runs apart
 
 
 def as_number(value: Any) -> Any:

@@ -26,7 +26,7 @@ def _grouped(
     for run in runs:
         value = run.summary.get(field)
         if value is not None:
-            groups.setdefault(as_number(run.overrides.get(key)), []).append(float(value))
+            groups.setdefault(as_number(run.value(key)), []).append(float(value))
     xs = sorted(groups, key=lambda v: (isinstance(v, str), v))
     stats = [_median_spread(groups[x]) for x in xs]
     return xs, [s[0] for s in stats], [s[1] for s in stats], [s[2] for s in stats]
@@ -42,7 +42,7 @@ def milestones_vs(runs: list[Run], keys: list[str]) -> Figure | None:
             if xs:
                 label = f"{label} ({reached}/{len(runs)} runs)"
                 panel.series.append(Series(xs, med, label, spread=(lo, hi)))
-        numeric = [as_number(r.overrides.get(key)) for r in runs]
+        numeric = [as_number(r.value(key)) for r in runs]
         panel.logx = (
             all(isinstance(v, float) and v > 0 for v in numeric)
             and max(numeric) / min(numeric) >= 50
@@ -56,13 +56,13 @@ def milestones_vs(runs: list[Run], keys: list[str]) -> Figure | None:
 
 
 def overlaid_curves(runs: list[Run], key: str | None) -> Figure:
-    values = sorted({as_number(r.overrides.get(key)) for r in runs}, key=str) if key else []
+    values = sorted({as_number(r.value(key)) for r in runs}, key=str) if key else []
     numeric = [v for v in values if isinstance(v, float)]
 
     def position(run: Run) -> float | None:
         if not key:
             return None
-        v = as_number(run.overrides.get(key))
+        v = as_number(run.value(key))
         if isinstance(v, float) and len(numeric) > 1:
             lo, hi = min(numeric), max(numeric)
             if lo > 0 and hi / lo >= 50:
@@ -75,7 +75,7 @@ def overlaid_curves(runs: list[Run], key: str | None) -> Figure:
     for run in runs:
         xs = [r["epoch"] for r in run.rows if f"test_{metric}" in r]
         ys = [r[f"test_{metric}"] for r in run.rows if f"test_{metric}" in r]
-        label = f"{key}={run.overrides.get(key)}" if key else run.name
+        label = f"{key}={run.value(key)}" if key else run.name
         panel.series.append(Series(xs, ys, label, color=position(run)))
     return Figure("sweep_curves", "test curves of every run", [panel])
 
@@ -83,14 +83,12 @@ def overlaid_curves(runs: list[Run], key: str | None) -> Figure:
 def phase_diagram(runs: list[Run], keys: list[str]) -> Figure | None:
     if not {"optim.wd", "optim.lr"} <= set(keys):
         return None
-    wds = sorted({float(r.overrides["optim.wd"]) for r in runs})
-    lrs = sorted({float(r.overrides["optim.lr"]) for r in runs})
+    wds = sorted({float(r.value("optim.wd")) for r in runs})
+    lrs = sorted({float(r.value("optim.lr")) for r in runs})
     cells: dict[tuple[float, float], list[float]] = {}
     for r in runs:
         grok = r.summary.get("grok_epoch")
-        cell = cells.setdefault(
-            (float(r.overrides["optim.wd"]), float(r.overrides["optim.lr"])), []
-        )
+        cell = cells.setdefault((float(r.value("optim.wd")), float(r.value("optim.lr"))), [])
         cell.append(float(grok) if grok is not None else float("nan"))
     z = [[_nan_median(cells.get((wd, lr), [])) for wd in wds] for lr in lrs]
     return Figure(
@@ -122,7 +120,7 @@ def run_table(runs: list[Run], keys: list[str]) -> Table:
         return [
             run.name,
             run.status,
-            *(run.overrides.get(k) for k in keys),
+            *(run.value(k) for k in keys),
             run.summary.get("grok_epoch"),
             run.summary.get("memorization_epoch"),
             final.get(f"test_{metric}"),

@@ -102,6 +102,15 @@ class Task(ABC):
         return errors
 
     # --- data ----------------------------------------------------------------
+    @property
+    @abstractmethod
+    def n_examples(self) -> int:
+        """Size of ``dataset()``, known without building it (memory planning)."""
+
+    @property
+    def n_train(self) -> int:
+        return int(self.n_examples * self.train_frac)
+
     @abstractmethod
     def dataset(self) -> tuple[Tensor, Tensor]:
         """All examples: inputs [N, ...] and targets [N, len(read_pos)]."""

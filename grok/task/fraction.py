@@ -36,6 +36,10 @@ class FractionTask(RegressionTask):
         return self.vocab
 
     @property
+    def n_examples(self) -> int:
+        return self.n_samples
+
+    @property
     def n_ctx(self) -> int:
         return self.length
 

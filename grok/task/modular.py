@@ -66,6 +66,10 @@ class ModularTask(ClassificationTask):
     def n_ctx(self) -> int:
         return 3
 
+    @property
+    def n_examples(self) -> int:
+        return self.p * (self.p - 1) if self.op == "div" else self.p * self.p
+
     @classmethod
     def validate(cls, cfg: Any) -> list[str]:
         errors = super().validate(cfg)

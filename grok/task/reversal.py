@@ -45,6 +45,10 @@ class ReversalTask(ClassificationTask):
     def read_pos(self) -> slice:
         return slice(self.length, 2 * self.length)
 
+    @property
+    def n_examples(self) -> int:
+        return self.vocab**self.length
+
     @classmethod
     def validate(cls, cfg: Any) -> list[str]:
         errors = super().validate(cfg)

@@ -31,6 +31,10 @@ class SineTask(RegressionTask):
         return 1  # one real input feature
 
     @property
+    def n_examples(self) -> int:
+        return self.n_samples
+
+    @property
     def n_ctx(self) -> int:
         return self.n_points
 

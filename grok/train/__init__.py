@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from grok.train.trainer import Member, PackTrainer, metric_names, train_pack
+from grok.train.pack import Member, Pack
+from grok.train.trainer import PackTrainer, metric_names, train_pack
 
 LOSS_DTYPES = ("float64", "float32")
 RESUME = ("auto", True, False)
@@ -34,4 +35,4 @@ def validate(cfg: Any) -> list[str]:
     return errors
 
 
-__all__ = ["Member", "PackTrainer", "metric_names", "train_pack", "validate"]
+__all__ = ["Member", "Pack", "PackTrainer", "metric_names", "train_pack", "validate"]

@@ -7,6 +7,11 @@ TL-shaped module (hooks, ``run_with_cache``, TL weight shapes) while the pack
 still runs as batched kernels; members never interact because the summed loss
 has a block-diagonal gradient.
 
+A member is exactly its own run: its weights are initialised from its own model config,
+its optimizer, schedule, evaluation cadence and measures come from its own config
+(``Pack.shared`` refuses to hand out a per-member key), measures see it alone through a
+``MemberView``, and its metrics rows are those its lone run would write.
+
 The hot loop never reads a value back to the host: evaluations stay on the
 device and are flushed (one transfer) every ``train.log_every`` epochs, at
 checkpoints and at the end.
@@ -19,25 +24,24 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
 from torch import Tensor
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from grok import hardware
 from grok.errors import ConfigError
-from grok.logger.local import RunStore, milestones, versions
 from grok.measures import build_measures
-from grok.measures.phases import phases
+from grok.measures.base import Examples, MemberView
 from grok.model import Transformer, model_config
 from grok.optim import build_optimizer
+from grok.store import RunStore
 from grok.task import build_task
+from grok.train import resume
 from grok.train.data import SplitTensors, stack_splits
+from grok.train.pack import Member, Pack
 
 
 def metric_names(task: Any) -> list[str]:
@@ -46,88 +50,118 @@ def metric_names(task: Any) -> list[str]:
     return [f"{split}_{m}" for split in ("train", "test") for m in per_split] + ["weight_norm"]
 
 
-@dataclass
-class Member:
-    """One run of a pack: its own resolved config, run dir, naming and mirrors (W&B)."""
-
-    cfg: DictConfig
-    run_dir: Path
-    info: dict[str, Any] = field(default_factory=dict)
-    sinks: list[Any] = field(default_factory=list)
-
-
 class PackTrainer:
     def __init__(self, members: list[Member], progress: bool = True):
-        if not members:
-            raise ValueError("a pack needs at least one member")
+        self.pack = Pack(members)
         self.members = members
-        cfg = members[0].cfg
-        self.train_cfg = cfg.train
-        self.device = hardware.resolve_device(cfg.hardware)
-        hardware.configure(cfg.hardware, self.device)
+        shared = self.pack.shared
+        self.device = hardware.resolve_device(shared("hardware.device"))
+        hardware.configure(self.device, shared("hardware.threads"), shared("hardware.tf32"))
         self.progress = progress
         self.tasks = [build_task(m.cfg.task) for m in members]
         if len({t.shape_key() for t in self.tasks}) != 1:
             raise ConfigError("a pack's members must share the task's shapes")
-        self.task = self.tasks[0]
-        self.loss_dtype = getattr(torch, cfg.train.loss_dtype)
-        self.template = Transformer(model_config(cfg.model, self.task)).to(self.device)
+        self.task = self.tasks[0]  # for shape-level methods only: loss, metrics, read positions
+        self.model_cfgs = [
+            model_config(m.cfg.model, t) for m, t in zip(members, self.tasks, strict=True)
+        ]
+        # The template is a module to call functionally: only its architecture matters.
+        self.template = Transformer(self.model_cfgs[0]).to(self.device)
         self.read_pos = self.task.read_pos
+        self.loss_dtype = getattr(torch, shared("train.loss_dtype"))
+        self.epochs = int(shared("train.epochs"))
+        self.batch_size = shared("train.batch_size")
+        self.log_every = int(shared("train.log_every"))
+        self.checkpoint_every = int(shared("train.checkpoint_every"))
         self.params = self._init_params()
         self.metric_names = metric_names(self.task)
         self.train_data, self.test_data = stack_splits(self.tasks, self.device)
         self.stores = [RunStore(m.run_dir) for m in members]
-        self.batch_size = cfg.train.get("batch_size")
         if self.batch_size is not None and len(set(self.train_data.sizes)) != 1:
             raise ConfigError("minibatch packs need equal train sizes (same task.train_frac)")
         steps = (
             1 if self.batch_size is None else math.ceil(self.train_data.sizes[0] / self.batch_size)
         )
         self.optimizer = build_optimizer(
-            self.params, [m.cfg.optim for m in members], total_steps=int(cfg.train.epochs) * steps
+            self.params, [m.cfg.optim for m in members], total_steps=self.epochs * steps
         )
         self.shuffle_gens = [
             torch.Generator().manual_seed(int(m.cfg.model.seed) * 1_000_003 + t.data_seed)
             for m, t in zip(members, self.tasks, strict=True)
         ]
+        self.eval_every = [int(m.cfg.train.eval_every) for m in members]
+        self.measures = [
+            build_measures(m.cfg.get("measures"), t)
+            for m, t in zip(members, self.tasks, strict=True)
+        ]
+        self.measure_every = [
+            int(m.cfg.measures.every) if m.cfg.get("measures") else 0 for m in members
+        ]
         self.rows_written = [0] * len(members)
         self.failure: list[str | None] = [None] * len(members)
+        self.failed_at: list[int | None] = [None] * len(members)
         self.wall_before = 0.0
+        self.start_epoch = 0
         self.epoch = 0
         self.stop_signal: int | None = None
         self.checkpoint_requested = False
-        measures_cfg = cfg.get("measures")
-        self.measures = build_measures(measures_cfg, self.task)
-        self.measure_every = int(measures_cfg.every) if measures_cfg else 0
-        self.measure_steps = 0
         self.measured: dict[int, list[dict[str, Any]]] = {}
+        self.plans: list[Any] = []  # each member's RunPlan (set by resume.restore)
+        self.segments: list[list[dict[str, Any]]] = []  # set when this segment starts writing
         self._graph: torch.cuda.CUDAGraph | None = None
 
     # --- construction ------------------------------------------------------------
     def _init_params(self) -> dict[str, Tensor]:
-        """Each member initialised alone from its own model.seed, then stacked."""
-        cpu = Transformer(self.template.cfg)
+        """Each member initialised alone from its own model config (scheme, scale, seed)."""
         per_member = []
-        for m in self.members:
-            cpu.init_weights(int(m.cfg.model.seed))
-            per_member.append({k: v.detach().clone() for k, v in cpu.named_parameters()})
+        for cfg, m in zip(self.model_cfgs, self.members, strict=True):
+            model = Transformer(cfg)
+            model.init_weights(int(m.cfg.model.seed))
+            per_member.append({k: v.detach().clone() for k, v in model.named_parameters()})
         return {
             name: torch.stack([p[name] for p in per_member]).to(self.device).requires_grad_()
             for name in per_member[0]
         }
 
+    def member_params(self, index: int) -> dict[str, Tensor]:
+        return {k: v[index].detach() for k, v in self.params.items()}
+
     def member_model(self, index: int) -> Transformer:
         """A standalone TL-compatible model holding member ``index``'s current weights."""
-        model = Transformer(self.template.cfg).to(self.device)
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                p.copy_(self.params[name][index])
-        return model
+        return self.view(index).model
 
     def member_state_dict(self, index: int) -> dict[str, Tensor]:
         sd = {k: v.detach().cpu().clone() for k, v in self.template.state_dict().items()}
         sd.update({k: v[index].detach().cpu().clone() for k, v in self.params.items()})
         return sd
+
+    def view(self, i: int) -> MemberView:
+        """What measures see of member ``i``: its own config, task, weights and split."""
+        train, test = self.train_data, self.test_data
+        n_train, n_test = train.sizes[i], test.sizes[i]
+        return MemberView(
+            cfg=self.members[i].cfg,
+            task=self.tasks[i],
+            model_cfg=self.model_cfgs[i],
+            params=self.member_params(i),
+            train=Examples(train.x[i, :n_train], train.y[i, :n_train]),
+            test=Examples(test.x[i, :n_test], test.y[i, :n_test]),
+            epoch=self.epoch,
+            device=self.device,
+        )
+
+    # --- schedules (host-side integers: deciding never syncs) ------------------------
+    def measures_at(self, i: int, epoch: int) -> bool:
+        every = self.measure_every[i]
+        return bool(self.measures[i]) and (epoch % every == 0 or epoch == self.epochs)
+
+    def evaluates_at(self, i: int, epoch: int) -> bool:
+        """Epochs member i evaluates at alone: its rows in metrics.jsonl."""
+        last = epoch == self.epochs
+        return epoch % self.eval_every[i] == 0 or last or self.measures_at(i, epoch)
+
+    def active(self, i: int) -> bool:
+        return self.failure[i] is None
 
     # --- math ----------------------------------------------------------------------
     def forward(self, params: dict[str, Tensor], x: Tensor) -> Tensor:
@@ -199,7 +233,7 @@ class PackTrainer:
     @torch.no_grad()
     def evaluate(self) -> Tensor:
         """[M, len(metric_names)] on the device (no host sync)."""
-        chunk = self.train_cfg.get("eval_batch_size")
+        chunk = self.pack.shared("train.eval_batch_size")
         out = []
         for data in (self.train_data, self.test_data):
             totals: dict[str, Tensor] = {}
@@ -264,10 +298,14 @@ class PackTrainer:
                 signal.signal(s, handler)
 
     def fit(self) -> list[dict[str, Any]]:
-        """Train to ``train.epochs``; see ``_stop_on_signals`` for what signals do."""
+        """Train to ``train.epochs``; every exit leaves a true status (``resume.finalize``)."""
         self._requeue_handler: Any = None
         with self._stop_on_signals():
-            summaries = self._fit()
+            try:
+                summaries = self._fit()
+            except Exception as e:
+                resume.record_crash(self, e)
+                raise
         if self.stop_signal == signal.SIGUSR2 and self._requeue_handler is not None:
             self._requeue_handler(signal.SIGUSR2, None)  # submitit: checkpoint() + requeue + exit
         if self.stop_signal is not None:
@@ -275,23 +313,21 @@ class PackTrainer:
         return summaries
 
     def _fit(self) -> list[dict[str, Any]]:
-        tc = self.train_cfg
-        epochs = int(tc.epochs)
-        start = self._resume()
+        start = resume.restore(self)
+        self.start_epoch = self.epoch = start
+        resume.write_start(self)
         for member in self.members:
             for sink in member.sinks:
                 sink.start()
-        if start < epochs and self.train_cfg.get("cuda_graph", True):
+        if start < self.epochs and self.pack.shared("train.cuda_graph"):
             self.capture_step()
         t0 = time.perf_counter()
         pending: list[tuple[int, Tensor]] = []
         if start == 0:
-            for store, m in zip(self.stores, self.members, strict=True):
-                store.write_summary(self._summary_base(m, "running"))
             pending.append((0, self.evaluate()))
             self.measure(0)
         bar = tqdm(
-            total=epochs,
+            total=self.epochs,
             initial=start,
             desc=self._desc(),
             unit="ep",
@@ -300,44 +336,51 @@ class PackTrainer:
             dynamic_ncols=True,
         )
         last_bar = start
-        for epoch in range(start + 1, epochs + 1):
+        members = range(len(self.members))
+        for epoch in range(start + 1, self.epochs + 1):
             self.train_epoch()
             self.epoch = epoch
-            is_last = epoch == epochs
-            measure_now = bool(self.measures) and (epoch % self.measure_every == 0 or is_last)
-            if epoch % tc.eval_every == 0 or is_last or measure_now:
+            if any(self.evaluates_at(i, epoch) for i in members):
                 pending.append((epoch, self.evaluate()))
-            if measure_now:
+            if any(self.measures_at(i, epoch) for i in members):
                 self.measure(epoch)
+            is_last = epoch == self.epochs
             stopping = self.stop_signal is not None
-            checkpoint = epoch % tc.checkpoint_every == 0 or is_last or stopping
+            checkpoint = epoch % self.checkpoint_every == 0 or is_last or stopping
             checkpoint = checkpoint or self.checkpoint_requested
             if stopping or self.checkpoint_requested:
                 for member in self.members:
                     for sink in member.sinks:
                         sink.interrupted()
             self.checkpoint_requested = False
-            if epoch % tc.log_every == 0 or checkpoint:
+            if epoch % self.log_every == 0 or checkpoint:
                 wall = self.wall_before + time.perf_counter() - t0
                 self._flush(pending, bar, epoch - last_bar, wall)
                 pending, last_bar = [], epoch
+                if not any(self.active(i) for i in members):
+                    break  # every member diverged: nothing left to train
             if checkpoint:
-                self._checkpoint(epoch, self.wall_before + time.perf_counter() - t0)
+                resume.save(self, epoch, self.wall_before + time.perf_counter() - t0)
             if stopping:
                 break
         bar.close()
         wall = self.wall_before + time.perf_counter() - t0
-        return [self._finalize(i, wall, self.epoch - start) for i in range(len(self.members))]
+        return [resume.finalize(self, i, wall) for i in members]
 
+    @torch.no_grad()
     def measure(self, epoch: int) -> None:
-        """Run the progress measures (between epochs; their values join this epoch's rows)."""
-        step, self.measure_steps = self.measure_steps, self.measure_steps + 1
+        """Run each member's own measures due at ``epoch``; the values join that epoch's row.
+        A member whose weights are no longer finite is skipped (its flush marks it failed)."""
         rows: list[dict[str, Any]] = [{} for _ in self.members]
-        for measure in self.measures:
-            if step % measure.every_factor:
+        due = [i for i in range(len(self.members)) if self.measures_at(i, epoch) and self.active(i)]
+        for i in due:
+            view = self.view(i)
+            if not all(bool(torch.isfinite(p).all()) for p in view.params.values()):
                 continue
-            for row, values in zip(rows, measure.compute(self), strict=True):
-                row.update(values)
+            step = epoch // self.measure_every[i]
+            for measure in self.measures[i]:
+                if step % measure.every_factor == 0 or epoch == self.epochs:
+                    rows[i].update(measure.compute(view))
         self.measured[epoch] = rows
 
     def _desc(self) -> str:
@@ -353,23 +396,25 @@ class PackTrainer:
         values = torch.stack([v for _, v in pending]).cpu().tolist()  # the one host sync
         epochs = [e for e, _ in pending]
         for i, store in enumerate(self.stores):
-            rows = [
-                {
-                    "epoch": e,
-                    **dict(zip(self.metric_names, v[i], strict=True)),
-                    **self.measured.get(e, [{}] * len(self.members))[i],
-                    "wall_seconds": wall,
-                }
-                for e, v in zip(epochs, values, strict=True)
-            ]
+            if not self.active(i):
+                continue
+            rows = []
+            for e, v in zip(epochs, values, strict=True):
+                if not self.evaluates_at(i, e):
+                    continue
+                row = dict(zip(self.metric_names, v[i], strict=True))
+                rows.append(
+                    {"epoch": e, **row, **self.measured.get(e, [{}] * len(self.members))[i]}
+                )
+                rows[-1]["wall_seconds"] = wall
+                if not math.isfinite(row["train_loss"]):
+                    self.failure[i] = f"diverged: non-finite train loss at epoch {e}"
+                    self.failed_at[i] = e
+                    break  # the record stops at the divergence
             store.append_metrics(rows)
             for sink in self.members[i].sinks:
                 sink.log(rows)
             self.rows_written[i] += len(rows)
-            if self.failure[i] is None:
-                bad = next((r["epoch"] for r in rows if not math.isfinite(r["train_loss"])), None)
-                if bad is not None:
-                    self.failure[i] = f"diverged: non-finite train loss at epoch {bad}"
         for e in epochs:
             self.measured.pop(e, None)
         latest = [dict(zip(self.metric_names, v, strict=True)) for v in values[-1]]
@@ -384,89 +429,22 @@ class PackTrainer:
             bar.set_postfix(grokked=f"{grokked}/{len(latest)}", refresh=False)
         bar.update(advance)
 
-    # --- checkpoints and resume ------------------------------------------------------
-    def _checkpoint(self, epoch: int, wall: float) -> None:
-        tc = self.train_cfg
-        for i, store in enumerate(self.stores):
-            state = {
-                "optimizer": self.optimizer.member_state(i),
-                "shuffle_rng": self.shuffle_gens[i].get_state(),
-                "metrics_rows": self.rows_written[i],
-                "wall_seconds": wall,
-                "failure": self.failure[i],
-            }
-            store.save_checkpoint(epoch, self.member_state_dict(i), state)
-            store.prune(tc.get("keep_checkpoints", 1), tc.get("keep_weights"))
-
-    def _resume(self) -> int:
-        mode = self.train_cfg.get("resume", "auto")
-        if mode is False or mode == "false":
-            for store in self.stores:
-                store.clear()
-            return 0
-        common = set.intersection(*(set(s.resumable_epochs()) for s in self.stores))
-        common = {e for e in common if e <= int(self.train_cfg.epochs)}
-        if not common:
-            if mode is True or mode == "true":
-                dirs = ", ".join(str(s.dir) for s in self.stores)
-                raise ConfigError(f"train.resume=true but no checkpoint to resume in {dirs}")
-            for store in self.stores:
-                store.clear()
-            return 0
-        epoch = max(common)
-        with torch.no_grad():
-            for i, store in enumerate(self.stores):
-                weights, state = store.load_checkpoint(epoch)
-                for name, p in self.params.items():
-                    p[i].copy_(weights[name].to(self.device))
-                self.optimizer.load_member_state(i, state["optimizer"])
-                self.shuffle_gens[i].set_state(state["shuffle_rng"])
-                self.rows_written[i] = state["metrics_rows"]
-                self.failure[i] = state.get("failure")
-                store.truncate_metrics(state["metrics_rows"])
-                self.wall_before = max(self.wall_before, state["wall_seconds"])
-        self.epoch = epoch
-        return epoch
-
-    # --- summaries -------------------------------------------------------------------
-    def _summary_base(self, member: Member, status: str) -> dict[str, Any]:
-        cfg = member.cfg
-        return {
-            "status": status,
-            "task": cfg.task.name,
-            "seeds": {"data_seed": int(cfg.task.data_seed), "model_seed": int(cfg.model.seed)},
-            "device": hardware.describe(self.device),
-            "versions": versions(),
-            "pack": {"size": len(self.members), "index": self.members.index(member)},
-        }
-
-    def _finalize(self, i: int, wall: float, trained_epochs: int) -> dict[str, Any]:
-        store, member = self.stores[i], self.members[i]
-        rows = store.read_metrics()
-        final = {k: rows[-1][k] for k in self.metric_names} if rows else {}
-        status = "failed" if self.failure[i] else "done"
-        if self.stop_signal is not None and self.epoch < int(self.train_cfg.epochs):
-            status = "interrupted"
-        summary = self._summary_base(member, status)
-        summary.update(
-            {
-                "epochs": self.epoch,
-                "final": final,
-                **milestones(rows, self.task.milestone),
-                "phases": phases(rows, milestones(rows, self.task.milestone)),
-                "wall_seconds": wall,
-                "epochs_per_second": trained_epochs / max(wall - self.wall_before, 1e-9)
-                if trained_epochs
-                else None,
-            }
-        )
-        if self.failure[i]:
-            summary["failure"] = self.failure[i]
-        store.write_summary(summary)
-        for sink in member.sinks:
-            sink.finish(summary)
-        return summary
-
 
 def train_pack(members: list[Member], progress: bool = True) -> list[dict[str, Any]]:
-    return PackTrainer(members, progress=progress).fit()
+    """Train ``members`` fused; a member whose run dir holds its finished run is left as it
+    is (its stored summary is returned). Members built by hand get their checks (lock,
+    resume contract) here, and their locks are released at the end."""
+    from grok.run import plan_members, release_members
+
+    claimed = [m for m in members if m.plan is None]
+    try:
+        plans = plan_members(members)
+        todo = [i for i, p in enumerate(plans) if p.kind != "finished"]
+        summaries: list[Any] = [p.summary for p in plans]
+        if todo:
+            trained = PackTrainer([members[i] for i in todo], progress=progress).fit()
+            for i, summary in zip(todo, trained, strict=True):
+                summaries[i] = summary
+        return summaries
+    finally:
+        release_members(claimed)

@@ -4,12 +4,15 @@ Hydra's launchers run one configuration per job; upstream declined packing
 (hydra issues #2632, #2786). This launcher receives a multirun's jobs, checks
 all of them before anything is written, lets Hydra's own ``run_job`` create each
 job's dir and ``.hydra/`` files, then trains compatible jobs as packs in this
-process. Each member still ends with its own run dir, metrics and summary.
+process. Each member still ends with its own run dir, metrics and summary. ``pack=false``
+trains one job at a time through the same checks. A sweep with failed runs finishes the
+healthy ones, then exits 1 naming each failure.
 """
 # No `from __future__ import annotations`: Hydra's plugin scanner executes this module
 # before registering it in sys.modules, and dataclasses then cannot resolve string types.
 
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,6 @@ from hydra.core.utils import (
     JobReturn,
     JobStatus,
     configure_log,
-    filter_overrides,
     run_job,
     setup_globals,
 )
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class GrokLauncherConf:
     _target_: str = "hydra_plugins.grok_launcher.grok_launcher.GrokLauncher"
-    pack: bool = True  # train compatible jobs fused; false: one job at a time
+    pack: bool = True  # train compatible jobs fused; false: one job per pack
     max_members: int = 256
     # per-pack memory budget; null: 80% of free GPU memory, no limit on CPU
     memory_gb: Optional[float] = None
@@ -57,7 +59,8 @@ def collect_member(task_cfg: DictConfig) -> Any:
 
 
 def setup_members(hydra_context: HydraContext, configs: list) -> tuple[list, list]:
-    """run_job for every config (dirs, .hydra/, logs, callbacks) -> (members, JobReturns)."""
+    """run_job for every config (dirs, .hydra/, logs, callbacks) -> (members, JobReturns).
+    Each member's run dir is claimed (lock, resume contract) inside; a refusal raises."""
     members, returns = [], []
     for cfg in configs:
         ret = run_job(
@@ -68,6 +71,9 @@ def setup_members(hydra_context: HydraContext, configs: list) -> tuple[list, lis
             job_subdir_key="hydra.sweep.subdir",
         )
         if ret.status != JobStatus.COMPLETED:
+            from grok.run import release_members
+
+            release_members(members)
             raise ret.return_value
         members.append(ret.return_value)
         returns.append(ret)
@@ -75,22 +81,40 @@ def setup_members(hydra_context: HydraContext, configs: list) -> tuple[list, lis
 
 
 def train_members(members: list, returns: list) -> None:
-    """Train one pack; each member's test metric becomes its job's return value."""
+    """Train one pack; each member's summary becomes its job's return value (a failure
+    becomes a RuntimeError naming the run dir and the reason)."""
+    from grok.run import release_members
     from grok.train import train_pack
 
     progress = bool(members[0].cfg.train.get("progress", True))
     try:
         summaries = train_pack(members, progress=progress)
-    except Exception as e:  # the whole pack failed (e.g. out of memory)
+    except Exception as e:  # the whole pack failed (its summaries say why)
         log.error(f"pack of {len(members)} failed: {e!r}")
-        for ret in returns:
-            ret.status, ret.return_value = JobStatus.FAILED, e
+        for member, ret in zip(members, returns, strict=True):
+            ret.status = JobStatus.FAILED
+            ret.return_value = RuntimeError(f"{member.run_dir}: {e!r}")
         return
-    for ret, summary in zip(returns, summaries, strict=True):
-        ret.status = JobStatus.COMPLETED if summary["status"] == "done" else JobStatus.FAILED
-        ret.return_value = (
-            summary if summary["status"] == "done" else RuntimeError(summary.get("failure"))
+    finally:
+        release_members(members)
+    for member, ret, summary in zip(members, returns, summaries, strict=True):
+        ok = summary["status"] == "done"
+        ret.status = JobStatus.COMPLETED if ok else JobStatus.FAILED
+        reason = summary.get("failure") or summary["status"]
+        ret.return_value = summary if ok else RuntimeError(f"{member.run_dir}: {reason}")
+
+
+def exit_if_failed(returns: list) -> None:
+    """After every pack has run: one message naming each failed run, and exit 1."""
+    failed = [r for r in returns if r is not None and r.status == JobStatus.FAILED]
+    if failed:
+        lines = [f"  {r._return_value}" for r in failed]
+        print(
+            f"grok: {len(failed)} of {len(returns)} runs failed (the others finished):\n"
+            + "\n".join(lines),
+            file=sys.stderr,
         )
+        sys.exit(1)
 
 
 class GrokLauncher(Launcher):
@@ -123,49 +147,38 @@ class GrokLauncher(Launcher):
         assert self.config is not None and self.hydra_context is not None
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
 
-        configs = preflight.compose_jobs(self, job_overrides, initial_job_idx)
-        preflight.validate_jobs(self, configs, job_overrides)
-        packs = preflight.plan_packs(configs, self.pack, self.max_members, self._budget(configs))
+        jobs = preflight.compose_jobs(self, job_overrides, initial_job_idx)
+        budget, why = self._budget(jobs)
+        preflight.validate_jobs(self, jobs, budget=budget, budget_what=why)
+        plans = preflight.plan_runs(self, jobs) if not self.dry_run else [None] * len(jobs)
+        packs = preflight.plan_packs(jobs, plans, self.pack, self.max_members, budget)
         if self.dry_run:
-            preflight.print_dry_run(self.config, configs, job_overrides, packs, "local process(es)")
+            preflight.print_dry_run(self.config, jobs, packs, "local process(es)")
             return []
 
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-        if not self.pack:
-            log.info(f"Launching {len(configs)} jobs locally, one at a time")
-            return [self._run_one(cfg, o) for cfg, o in zip(configs, job_overrides, strict=True)]
-
-        for cfg, overrides in zip(configs, job_overrides, strict=True):
-            log.info(f"\t#{cfg.hydra.job.num} : {' '.join(filter_overrides(overrides))}")
-        members, returns = setup_members(self.hydra_context, configs)
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        configs = [self.composer.config(job) for job in jobs]
+        for job in jobs:
+            log.info(f"\t#{job.num} : {job.label}")
         log.info(
-            f"Training {len(configs)} jobs in {len(packs)} pack(s) "
-            f"of sizes {[len(p) for p in packs]}"
+            f"Training {len(jobs)} jobs in {len(packs)} pack(s) of sizes {[len(p) for p in packs]}"
         )
+        returns: list = [None] * len(jobs)
         for pack in packs:
-            train_members([members[i] for i in pack], [returns[i] for i in pack])
+            members, rets = setup_members(self.hydra_context, [configs[i] for i in pack])
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+            train_members(members, rets)
+            for i, ret in zip(pack, rets, strict=True):
+                returns[i] = ret
+        exit_if_failed(returns)
         return returns
 
-    def _run_one(self, cfg: DictConfig, overrides: Sequence[str]) -> JobReturn:
-        log.info(f"\t#{cfg.hydra.job.num} : {' '.join(filter_overrides(overrides))}")
-        ret = run_job(
-            hydra_context=self.hydra_context,
-            task_function=self.task_function,
-            config=cfg,
-            job_dir_key="hydra.sweep.dir",
-            job_subdir_key="hydra.sweep.subdir",
-        )
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        return ret
+    def _budget(self, jobs: list) -> tuple[int | None, str]:
+        """Bytes one pack may use: ``memory_gb``, else most of the device's free memory."""
+        from grok.train.packing import memory_budget
 
-    def _budget(self, configs: list) -> int | None:
         if self.memory_gb is not None:
-            return int(self.memory_gb * 2**30)
-        if configs and str(configs[0].hardware.device).startswith("cuda"):
-            import torch
-
-            if torch.cuda.is_available():
-                free, _ = torch.cuda.mem_get_info()
-                return int(0.8 * free)
-        return None
+            return int(self.memory_gb * 2**30), f"hydra.launcher.memory_gb={self.memory_gb}"
+        if not jobs:
+            return None, ""
+        return memory_budget(str(jobs[0].flat["hardware.device"]))

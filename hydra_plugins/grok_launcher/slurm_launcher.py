@@ -17,7 +17,6 @@ additional_parameters, array_parallelism, max_num_timeout, signal_delay_s) that
 """
 # No `from __future__ import annotations` (see grok_launcher.py).
 
-import json
 import logging
 import math
 from collections.abc import Sequence
@@ -27,13 +26,13 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, filter_overrides, setup_globals
+from hydra.core.utils import JobReturn, setup_globals
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf, SlurmQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hydra_plugins.grok_launcher import preflight
-from hydra_plugins.grok_launcher.grok_launcher import setup_members, train_members
+from hydra_plugins.grok_launcher.grok_launcher import exit_if_failed, setup_members, train_members
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ def _gpu_request(cfg: DictConfig) -> tuple[str | None, int]:
 
 def resource_problems(cfg: DictConfig) -> list:
     """Resources the chosen partition cannot give (limits from the cluster's public docs,
-    kept in conf/hardware/<cluster>.yaml)."""
+    kept in conf/hardware/<cluster>.yaml). ``cfg``: the sweep's config (hydra node included)."""
     hw, launcher = cfg.hardware, cfg.hydra.launcher
     partitions = hw.get("partitions") or {}
     part = launcher.get("partition")
@@ -101,11 +100,29 @@ def resource_problems(cfg: DictConfig) -> list:
     return errors
 
 
+def _cached_resources(config: DictConfig) -> Any:
+    """``resource_problems`` per distinct hardware section (the launcher node is the sweep's)."""
+    cache: dict = {}
+
+    def check(flat: dict) -> list:
+        items = tuple(sorted((k, repr(v)) for k, v in flat.items() if k.startswith("hardware.")))
+        if items not in cache:
+            from grok.config import _thaw
+
+            hardware = _thaw(tuple((k, v) for k, v in flat.items() if k.startswith("hardware.")))
+            node = OmegaConf.create({**hardware, "hydra": {"launcher": config.hydra.launcher}})
+            cache[items] = resource_problems(node)
+        return cache[items]
+
+    return check
+
+
 class PackJob:
     """The callable each array task runs: set up the members' run dirs and train them fused.
 
     ``checkpoint`` makes submitit resubmit this same call on preemption or time-out;
-    the rerun resumes every member from its own run dir.
+    the rerun resumes every member from its own run dir (finished members are left as
+    they are: ``train_pack`` returns their stored summaries).
     """
 
     def __init__(self, hydra_context: Any, config: DictConfig):
@@ -125,29 +142,13 @@ class PackJob:
                 cfg.hydra.job.num = num
             configs.append(cfg)
         members, returns = setup_members(self.hydra_context, configs)
-        todo = [i for i, m in enumerate(members) if not _finished(m)]
-        for i in set(range(len(members))) - set(todo):
-            returns[i].status = JobStatus.COMPLETED
-            returns[i].return_value = json.loads((members[i].run_dir / "summary.json").read_text())
-        if todo:
-            train_members([members[i] for i in todo], [returns[i] for i in todo])
+        train_members(members, returns)
         return returns
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         import submitit
 
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
-
-
-def _finished(member: Any) -> bool:
-    from grok.logger.local import RunStore
-
-    summary = RunStore(member.run_dir).read_summary()
-    return (
-        bool(summary)
-        and summary.get("status") == "done"
-        and summary.get("epochs") == int(member.cfg.train.epochs)
-    )
 
 
 class GrokSlurmLauncher(SlurmLauncher):
@@ -164,19 +165,22 @@ class GrokSlurmLauncher(SlurmLauncher):
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
         setup_globals()
-        configs = preflight.compose_jobs(self, job_overrides, initial_job_idx)
-        preflight.validate_jobs(self, configs, job_overrides, extra=resource_problems)
+        jobs = preflight.compose_jobs(self, job_overrides, initial_job_idx)
         budget = int(self.memory_gb * 0.8 * 2**30) if self.memory_gb else None
-        packs = preflight.plan_packs(configs, self.pack, self.max_members, budget)
+        where = f"80% of hydra.launcher.memory_gb={self.memory_gb}" if budget else ""
+        resources = _cached_resources(self.config)
+        preflight.validate_jobs(
+            self, jobs, extra=lambda flat: resources(flat), budget=budget, budget_what=where
+        )
+        plans = preflight.plan_runs(self, jobs) if not self.dry_run else [None] * len(jobs)
+        packs = preflight.plan_packs(jobs, plans, self.pack, self.max_members, budget)
         if self.dry_run:
-            preflight.print_dry_run(
-                self.config, configs, job_overrides, packs, "SLURM array task(s)"
-            )
-            print(self._gpu_hours(configs, packs))
+            preflight.print_dry_run(self.config, jobs, packs, "SLURM array task(s)")
+            print(self._gpu_hours(jobs, packs))
             return []
-        if not self.pack:
-            return super().launch(job_overrides, initial_job_idx)
-        return self._launch_packs(configs, job_overrides, packs)
+        returns = self._launch_packs(jobs, job_overrides, packs)
+        exit_if_failed(returns)
+        return returns
 
     def _executor(self) -> Any:
         """The executor exactly as submitit_slurm builds it."""
@@ -195,46 +199,50 @@ class GrokSlurmLauncher(SlurmLauncher):
         return executor
 
     def _launch_packs(
-        self, configs: list, job_overrides: Sequence[Sequence[str]], packs: list
+        self, jobs: list, job_overrides: Sequence[Sequence[str]], packs: list
     ) -> list:
+        """One array task per pack (``pack: false`` gives packs of one)."""
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         log.info(
-            f"Submitting {len(configs)} jobs as {len(packs)} SLURM array task(s) "
+            f"Submitting {len(jobs)} jobs as {len(packs)} SLURM array task(s) "
             f"of sizes {[len(p) for p in packs]}"
         )
-        for cfg, o in zip(configs, job_overrides, strict=True):
-            log.info(f"\t#{cfg.hydra.job.num} : {' '.join(filter_overrides(o))}")
+        for job in jobs:
+            log.info(f"\t#{job.num} : {job.label}")
         job = PackJob(self.hydra_context, self.config)
         args = [
             (
                 [list(job_overrides[i]) for i in p],
-                [int(configs[i].hydra.job.num) for i in p],
+                [int(jobs[i].num) for i in p],
                 Singleton.get_state(),
             )
             for p in packs
         ]
-        jobs = self._executor().map_array(job, *zip(*args, strict=True))
-        returns: list = [None] * len(configs)
-        for pack, submitted in zip(packs, jobs, strict=True):
+        submitted_jobs = self._executor().map_array(job, *zip(*args, strict=True))
+        returns: list = [None] * len(jobs)
+        for pack, submitted in zip(packs, submitted_jobs, strict=True):
             for i, ret in zip(pack, submitted.results()[0], strict=True):
                 returns[i] = ret
         return returns
 
-    def _gpu_hours(self, configs: list, packs: list) -> str:
+    def _gpu_hours(self, jobs: list, packs: list) -> str:
         """A planning estimate: member-epochs x ms per member-epoch, scaled by the model's
         parameter count and examples relative to the Nanda config (p=113, 30% train)."""
-        from grok.task import build_task
+        from grok.train.packing import task_of
 
         nanda_work = 227_000 * 3830
         total_ms = 0.0
-        for cfg in preflight.task_configs(configs):
-            task = build_task(cfg.task)
-            m = cfg.model
-            params = m.n_layers * (4 * m.n_heads * m.d_head * m.d_model + 2 * m.d_model * m.d_mlp)
-            params += (task.d_vocab + task.d_vocab_out + task.n_ctx) * m.d_model
-            n_train = int(len(task.dataset()[0]) * float(cfg.task.train_frac))
-            scale = max(params * n_train / nanda_work, 0.05)
-            total_ms += int(cfg.train.epochs) * self.ms_per_member_epoch * scale
+        for job in jobs:
+            flat = job.flat
+            task = task_of(flat)
+            layers, heads, d_head, d, mlp = (
+                int(flat[f"model.{k}"])
+                for k in ("n_layers", "n_heads", "d_head", "d_model", "d_mlp")
+            )
+            params = layers * (4 * heads * d_head * d + 2 * d * mlp)
+            params += (task.d_vocab + task.d_vocab_out + task.n_ctx) * d
+            scale = max(params * task.n_train / nanda_work, 0.05)
+            total_ms += int(flat["train.epochs"]) * self.ms_per_member_epoch * scale
         hours = total_ms / 3.6e6
         per_pack = hours / max(len(packs), 1)
         timeout_h = int(self.params.get("timeout_min", 60)) / 60

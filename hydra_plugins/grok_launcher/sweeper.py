@@ -1,9 +1,14 @@
-"""``hydra/sweeper=grok``: Hydra's basic sweeper, minus the debris of a rejected sweep.
+"""``hydra/sweeper=grok``: Hydra's basic sweeper, with a sweep dir of its own per invocation.
 
-The basic sweeper writes ``multirun.yaml`` into a new sweep dir before it checks that
-every job composes; a sweep over a key that does not exist then leaves that dir
-behind. This one removes it again when the check fails, and leaves the check to
-grok's launchers when they run the sweep (they compose every job anyway).
+- The default sweep dir names the second a sweep started; two sweeps started in the same
+  second would share it (and every job's run dir). Each invocation claims its dir with an
+  atomic ``mkdir``; a taken name gets a suffix (``..._1``). An explicit
+  ``hydra.sweep.dir=X`` is reused on purpose (re-running a sweep resumes it; each run
+  dir's lock keeps two processes apart).
+- The basic sweeper writes ``multirun.yaml`` into a new sweep dir before it checks that
+  every job composes; a sweep over a key that does not exist then leaves that dir
+  behind. This one removes it again when the check fails, and leaves the check to
+  grok's launchers when they run the sweep (they compose every job anyway).
 """
 # No `from __future__ import annotations` (see grok_launcher.py).
 
@@ -13,6 +18,7 @@ from typing import Any, Optional
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
+from omegaconf import read_write
 
 from hydra_plugins.grok_launcher.preflight import remove_sweep_dir
 
@@ -30,6 +36,34 @@ ConfigStore.instance().store(
 
 
 class GrokSweeper(BasicSweeper):
+    def sweep(self, arguments: list) -> Any:
+        self._claim_sweep_dir()
+        return super().sweep(arguments)
+
+    def _claim_sweep_dir(self) -> None:
+        """Make this invocation's sweep dir its own (see the module docstring)."""
+        config = self.config
+        explicit = any(
+            str(o).lstrip("+").startswith("hydra.sweep.dir=") for o in config.hydra.overrides.hydra
+        )
+        if explicit:
+            return
+        wanted = Path(str(config.hydra.sweep.dir))
+        wanted.parent.mkdir(parents=True, exist_ok=True)
+        claimed = wanted
+        for n in range(1, 10_000):
+            try:
+                claimed.mkdir()
+                break
+            except FileExistsError:
+                claimed = wanted.with_name(f"{wanted.name}_{n}")
+        if claimed != wanted:
+            with read_write(config.hydra):
+                config.hydra.sweep.dir = str(claimed)
+                # every job's config is recomposed from these overrides
+                quoted = str(claimed).replace("\\", "\\\\").replace("'", "\\'")
+                config.hydra.overrides.hydra.append(f"hydra.sweep.dir='{quoted}'")
+
     def validate_batch_is_legal(self, batch: Any) -> None:
         """grok's launchers compose and check every job themselves (and clean up on failure);
         composing a second time here would double a large sweep's start-up (~0.1 s a job)."""

@@ -1,0 +1,178 @@
+"""Optimizers over stacked parameters: one leading member axis, per-member hyperparameters.
+
+``torch.optim`` takes one learning rate per parameter group, but a fused pack trains
+members with different lr / wd / betas / schedules / clipping on the same stacked tensors.
+These optimizers hold every hyperparameter as a [members] tensor and update all members
+with the same few tensor ops, so a pack of one is just the M=1 case. The update formulas
+are torch.optim's (AdamW: decoupled decay; Adam and SGD: L2 added to the gradient);
+``tests/test_optim.py`` checks them against torch.optim.
+
+All state (including the step count) lives in tensors updated in place, so the step can
+be captured in a CUDA graph.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from grok.errors import ConfigError
+from grok.optim.schedule import Schedule, column
+
+
+class StackedOptimizer:
+    """Base: per-member hyperparameters as float64 [M] tensors, a shared step counter."""
+
+    def __init__(
+        self, params: dict[str, Tensor], members: Sequence[Any], total_steps: int | None = None
+    ):
+        if len({m.name for m in members}) != 1:
+            raise ConfigError(f"one pack needs one optimizer, got {[m.name for m in members]}")
+        device = next(iter(params.values())).device
+        self.params = params
+        self.n_members = len(members)
+        self.lr = column([m.lr for m in members], device)
+        self.wd = column([m.wd for m in members], device)
+        self.schedule = Schedule(members, total_steps, device)
+        clips = [m.get("clip_grad_norm") for m in members]
+        self.clipping = any(c is not None for c in clips)
+        self.clip = column([math.inf if c is None else c for c in clips], device)
+        self.step_count = torch.zeros((), dtype=torch.float64, device=device)
+        self.state: dict[str, dict[str, Tensor]] = {name: {} for name in params}
+
+    def _per_member(self, values: Tensor, like: Tensor) -> Tensor:
+        """[M] float64 -> [M, 1, ..., 1] in the parameter's dtype."""
+        return values.to(like.dtype).view(-1, *([1] * (like.ndim - 1)))
+
+    def current_lr(self) -> Tensor:
+        """Per-member lr for this step: lr x schedule (warm-up, cosine)."""
+        return self.lr * self.schedule.factor(self.step_count - 1)
+
+    def clipped(self, grads: dict[str, Tensor]) -> dict[str, Tensor]:
+        """torch.nn.utils.clip_grad_norm_ per member: scale by max_norm / (norm + 1e-6) <= 1.
+        Members without clipping have max_norm = inf, so their scale is exactly 1.
+
+        On CPU the norm is reduced one member at a time: torch splits a lone row's
+        reduction across threads differently, and a packed member must match its lone
+        run bit for bit. On GPU one batched reduction per tensor keeps the step cheap."""
+        if not self.clipping:
+            return grads
+        if next(iter(grads.values())).device.type == "cpu":
+            sq = torch.stack(
+                [
+                    sum(g[i].double().pow(2).sum() for g in grads.values())
+                    for i in range(self.n_members)
+                ]
+            )
+        else:
+            sq = sum(g.double().pow(2).flatten(1).sum(1) for g in grads.values())
+        coef = (self.clip / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+        return {k: g * self._per_member(coef, g) for k, g in grads.items()}
+
+    @torch.no_grad()
+    def step(self, grads: dict[str, Tensor]) -> None:
+        self.step_count += 1
+        lr = self.current_lr()
+        grads = self.clipped(grads)
+        self._prepare(lr)
+        for name, param in self.params.items():
+            self._update(name, param, grads[name], lr)
+
+    def _prepare(self, lr: Tensor) -> None:
+        """Per-step scalars shared by every parameter tensor."""
+
+    def _update(self, name: str, param: Tensor, grad: Tensor, lr: Tensor) -> None:
+        raise NotImplementedError
+
+    # --- checkpoints ----------------------------------------------------------
+    def member_state(self, index: int) -> dict[str, Any]:
+        """One member's optimizer state, independent of the pack it trained in."""
+        return {
+            "step": float(self.step_count),
+            "state": {
+                name: {k: v[index].detach().cpu().clone() for k, v in slots.items()}
+                for name, slots in self.state.items()
+            },
+        }
+
+    @torch.no_grad()
+    def load_member_state(self, index: int, saved: dict[str, Any]) -> None:
+        self.step_count.fill_(saved["step"])
+        for name, slots in saved["state"].items():
+            for key, value in slots.items():
+                if key not in self.state[name]:
+                    self.state[name][key] = torch.zeros_like(self.params[name])
+                self.state[name][key][index].copy_(value)
+
+
+class AdamW(StackedOptimizer):
+    """torch.optim.AdamW (decoupled weight decay) or, with ``decoupled=False``, Adam + L2."""
+
+    decoupled = True
+
+    def __init__(self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None):
+        super().__init__(params, members, total_steps)
+        device = next(iter(params.values())).device
+        self.beta1 = column([m.betas[0] for m in members], device)
+        self.beta2 = column([m.betas[1] for m in members], device)
+        self.eps = column([m.get("eps", 1e-8) for m in members], device)
+        for name, p in params.items():
+            self.state[name] = {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
+
+    def _prepare(self, lr: Tensor) -> None:
+        # Scalars per member, computed once in float64 as torch.optim does on the host.
+        self._bc1 = 1 - self.beta1**self.step_count
+        self._bc2_sqrt = (1 - self.beta2**self.step_count).sqrt()
+        self._step_size = lr / self._bc1
+        self._decay = 1 - lr * self.wd
+
+    def _update(self, name: str, param: Tensor, grad: Tensor, lr: Tensor) -> None:
+        col = self._per_member
+        state = self.state[name]
+        if self.decoupled:
+            param.mul_(col(self._decay, param))
+        else:
+            grad = grad + col(self.wd, param) * param
+        state["exp_avg"].lerp_(grad, col(1 - self.beta1, param))
+        state["exp_avg_sq"].mul_(col(self.beta2, param)).add_(
+            col(1 - self.beta2, param) * grad * grad
+        )
+        denom = (state["exp_avg_sq"].sqrt() / col(self._bc2_sqrt, param)).add_(col(self.eps, param))
+        param.sub_(col(self._step_size, param) * state["exp_avg"] / denom)
+
+
+class Adam(AdamW):
+    decoupled = False
+
+
+class SGD(StackedOptimizer):
+    """torch.optim.SGD with momentum / dampening 0 / optional Nesterov; wd as L2."""
+
+    def __init__(self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None):
+        super().__init__(params, members, total_steps)
+        device = next(iter(params.values())).device
+        self.momentum = column([m.get("momentum", 0.0) for m in members], device)
+        self.nesterov = torch.tensor(
+            [bool(m.get("nesterov", False)) for m in members], device=device
+        )
+        self.any_nesterov = bool(self.nesterov.any())
+        for name, p in params.items():
+            self.state[name] = {"momentum_buffer": torch.zeros_like(p)}
+
+    def _update(self, name: str, param: Tensor, grad: Tensor, lr: Tensor) -> None:
+        col = self._per_member
+        grad = grad + col(self.wd, param) * param
+        buf = self.state[name]["momentum_buffer"]
+        # torch initialises the buffer with the first gradient: same as 0*mu + g.
+        first = (self.step_count == 1).to(param.dtype)
+        buf.mul_(col(self.momentum, param) * (1 - first)).add_(grad)
+        direction = buf
+        if self.any_nesterov:
+            nesterov = self.nesterov.view(-1, *([1] * (param.ndim - 1)))
+            direction = torch.where(nesterov, grad + col(self.momentum, param) * buf, buf)
+        direction = torch.where(col(self.momentum, param) > 0, direction, grad)
+        param.sub_(col(lr, param) * direction)

@@ -1,0 +1,152 @@
+"""Resume is a contract: a run dir's config.yaml describes every row of its metrics.jsonl.
+
+``plan_run`` reads a run dir (it writes nothing) and decides what a new start may do there:
+
+- a new dir, or ``train.resume=false``: train from epoch 0 (the latter deletes the old run);
+- a run trained with the same config: continue from its newest checkpoint; a finished run
+  is left as it is (its summary included);
+- a run trained with a config that differs in an identity key (``grok.keys``: MEMBER or
+  PACK scope) is refused, naming every differing key and the two ways out. RUNTIME and
+  FREE keys may change (device, threads, logging, progress ...);
+- ``train.epochs`` may be raised (a finished run then continues from its last checkpoint,
+  which is how researchers watch a long clean-up phase) unless ``optim.schedule=cosine``,
+  whose learning rate at every step depends on it; it may never drop below the epochs
+  already trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grok import keys
+from grok.errors import ConfigError
+from grok.store.files import DamagedFile
+from grok.store.rundir import METRICS, RunStore
+
+EPOCHS = "train.epochs"
+ABSENT = "(absent)"
+
+
+@dataclass
+class RunPlan:
+    """What training does in one run dir."""
+
+    kind: str  # "fresh" | "resume" | "finished"
+    epoch: int = 0  # newest checkpoint to resume from
+    restart: bool = False  # delete what an earlier run left (resume=false, or no checkpoint)
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # accepted differences
+    summary: dict[str, Any] | None = None  # the finished run's summary
+
+
+class ResumeRefused(ConfigError):
+    """Starting here would make config.yaml lie about rows already written."""
+
+
+def flat_config(cfg: Any) -> dict[str, Any]:
+    """Flattened resolved config (DictConfig or plain dict), without Hydra's node."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    return {k: v for k, v in keys.flatten(cfg) if not k.startswith("hydra.")}
+
+
+def identity_differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Identity keys whose values differ (absent on one side counts), in sorted order."""
+    out = {}
+    for path in sorted(set(old) | set(new)):
+        try:
+            if not keys.scope(path).identity:
+                continue
+        except keys.UnknownKey:
+            pass  # an unknown key in either config is a difference worth naming
+        a, b = old.get(path, ABSENT), new.get(path, ABSENT)
+        if a != b:
+            out[path] = (a, b)
+    return out
+
+
+def _ways_out(run_dir: Path) -> str:
+    return (
+        f"either train in a new run dir (hydra.run.dir=<new dir>), or start {run_dir} over "
+        "with train.resume=false (deletes its checkpoints and metrics)"
+    )
+
+
+def plan_run(cfg: Any, run_dir: Path) -> RunPlan:
+    """Decide, before anything is written, what starting ``cfg`` in ``run_dir`` does."""
+    run_dir = Path(run_dir)
+    store = RunStore(run_dir)
+    new = flat_config(cfg)
+    mode = new.get("train.resume", "auto")
+    if mode is False or mode == "false":
+        return RunPlan("fresh", restart=True)
+    try:
+        old_cfg = store.read_config()
+    except DamagedFile as e:
+        raise ResumeRefused(f"cannot resume {run_dir}: {e}; {_ways_out(run_dir)}") from None
+    checkpoints = store.resumable_epochs()
+    if old_cfg is None:
+        if checkpoints:
+            raise ResumeRefused(
+                f"{run_dir} holds checkpoints but no config.yaml, so what they were trained "
+                f"with is unknown; {_ways_out(run_dir)}"
+            )
+        if mode is True or mode == "true":
+            raise ResumeRefused(f"train.resume=true but {run_dir} holds no run to resume")
+        return RunPlan("fresh", restart=(run_dir / METRICS).exists())
+    old = flat_config(old_cfg)
+    diffs = identity_differences(old, new)
+    epochs_change = diffs.pop(EPOCHS, None)
+    if diffs:
+        lines = [f"  {k}: {_show(a)} (run dir) -> {_show(b)} (now)" for k, (a, b) in diffs.items()]
+        raise ResumeRefused(
+            f"cannot resume {run_dir}: it was trained with a different config:\n"
+            + "\n".join(lines)
+            + f"\n{_ways_out(run_dir)}"
+        )
+    summary = _read_summary(store)
+    trained = max(checkpoints[-1] if checkpoints else 0, int((summary or {}).get("epochs") or 0))
+    target = int(new[EPOCHS])
+    if epochs_change is not None:
+        if target < trained:
+            raise ResumeRefused(
+                f"cannot resume {run_dir} with train.epochs={target}: it already trained "
+                f"{trained} epochs, and a run dir never loses data; {_ways_out(run_dir)}"
+            )
+        if new.get("optim.schedule") == "cosine":
+            raise ResumeRefused(
+                f"cannot change train.epochs of {run_dir} ({epochs_change[0]} -> {target}): "
+                f"optim.schedule=cosine sets every step's learning rate from it; "
+                f"{_ways_out(run_dir)}"
+            )
+    changes = {k: (old.get(k), new.get(k)) for k in set(old) | set(new) if old.get(k) != new.get(k)}
+    status = (summary or {}).get("status")
+    if status == "failed" and summary is not None:
+        if epochs_change is not None:
+            raise ResumeRefused(
+                f"cannot continue {run_dir}: it failed ({summary.get('failure')}); "
+                f"{_ways_out(run_dir)}"
+            )
+        return RunPlan("finished", summary=summary)
+    if status == "done" and summary is not None and int(summary.get("epochs", -1)) == target:
+        return RunPlan("finished", summary=summary)
+    usable = [e for e in checkpoints if e <= target]
+    if not usable:
+        if mode is True or mode == "true":
+            raise ResumeRefused(f"train.resume=true but {run_dir} has no checkpoint to resume")
+        return RunPlan("fresh", restart=True, changes=changes)
+    return RunPlan("resume", epoch=usable[-1], changes=changes)
+
+
+def _read_summary(store: RunStore) -> dict[str, Any] | None:
+    try:
+        return store.read_summary()
+    except DamagedFile:
+        return None  # rewritten at the end of this segment
+
+
+def _show(value: Any) -> str:
+    return ABSENT if value is ABSENT else repr(value)
