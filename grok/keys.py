@@ -115,6 +115,7 @@ KEYS: dict[str, Key] = {
     "train.keep_checkpoints": Key(R, 2),
     "train.log_every": Key(R, 3),
     "train.cuda_graph": Key(R, False),
+    "train.fuse": Key(R, True),
     "train.resume": Key(F, False),
     "train.progress": Key(F, False),
     # --- measures ---

@@ -10,8 +10,8 @@ BAD = [
     ("task.p=1", "task.p=1: must be a prime"),
     ("task.train_frac=1.5", "task.train_frac=1.5: must be a number strictly between 0 and 1"),
     ("task.train_frac=0", "task.train_frac=0: must be a number strictly between 0 and 1"),
-    ("optim.lr=-0.001", "optim.lr=-0.001: must be a positive number"),
-    ("optim.wd=-1", "optim.wd=-1: must be a number >= 0"),
+    ("optim.lr=-0.001", "optim.lr=-0.001: must be a finite number > 0"),
+    ("optim.wd=-1", "optim.wd=-1: must be a finite number >= 0"),
     ("train.epochs=0", "train.epochs=0: must be an integer >= 1"),
 ]
 

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 SCHEDULES = ("constant", "cosine")
+ALL = slice(None)  # every member of the pack
 
 
 def column(values: Sequence[float], device: torch.device) -> Tensor:
@@ -36,13 +37,16 @@ class Schedule:
             raise ValueError("optim.schedule=cosine needs the run's total number of steps")
         self.total_steps = total_steps
 
-    def factor(self, done: Tensor) -> Tensor:
-        """[M] multiplier for the step after ``done`` completed steps (a float64 scalar)."""
-        warm = torch.where(self.warmup > 0, (done / self.warmup.clamp(min=1)).clamp(max=1.0), 1.0)
+    def factor(self, done: Tensor, group: slice = ALL) -> Tensor:
+        """Multiplier of the members in ``group`` for the step after ``done`` completed steps
+        (a float64 scalar)."""
+        warmup = self.warmup[group]
+        warm = torch.where(warmup > 0, (done / warmup.clamp(min=1)).clamp(max=1.0), 1.0)
         if not self.any_cosine:
             return warm
-        span = (self.total_steps - self.warmup).clamp(min=1)
-        progress = ((done - self.warmup) / span).clamp(0.0, 1.0)
+        span = (self.total_steps - warmup).clamp(min=1)
+        progress = ((done - warmup) / span).clamp(0.0, 1.0)
         cosine = 0.5 * (1 + torch.cos(math.pi * progress))
-        decayed = warm * (self.min_lr_ratio + (1 - self.min_lr_ratio) * cosine)
-        return torch.where(self.cosine, decayed, warm)
+        floor = self.min_lr_ratio[group]
+        decayed = warm * (floor + (1 - floor) * cosine)
+        return torch.where(self.cosine[group], decayed, warm)

@@ -9,6 +9,12 @@ are torch.optim's (AdamW: decoupled decay; Adam and SGD: L2 added to the gradien
 
 All state (including the step count) lives in tensors updated in place, so the step can
 be captured in a CUDA graph.
+
+A step updates the members in ``group``s: one group of all members (fused, on GPU), or
+one group per member (on CPU): then every tensor a member's update touches, its
+hyperparameter scalars included, has the shape it has in a lone run, so a packed member
+is updated bit for bit as it would be alone (vectorized kernels round a tensor's tail
+differently from its body, and the tail depends on the tensor's length).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import torch
 from torch import Tensor
 
 from grok.errors import ConfigError
-from grok.optim.schedule import Schedule, column
+from grok.optim.schedule import ALL, Schedule, column
 
 
 class StackedOptimizer:
@@ -48,11 +54,11 @@ class StackedOptimizer:
         """[M] float64 -> [M, 1, ..., 1] in the parameter's dtype."""
         return values.to(like.dtype).view(-1, *([1] * (like.ndim - 1)))
 
-    def current_lr(self) -> Tensor:
+    def current_lr(self, group: slice = ALL) -> Tensor:
         """Per-member lr for this step: lr x schedule (warm-up, cosine)."""
-        return self.lr * self.schedule.factor(self.step_count - 1)
+        return self.lr[group] * self.schedule.factor(self.step_count - 1, group)
 
-    def clipped(self, grads: dict[str, Tensor]) -> dict[str, Tensor]:
+    def clipped(self, grads: dict[str, Tensor], group: slice = ALL) -> dict[str, Tensor]:
         """torch.nn.utils.clip_grad_norm_ per member: scale by max_norm / (norm + 1e-6) <= 1.
         Members without clipping have max_norm = inf, so their scale is exactly 1.
 
@@ -61,31 +67,36 @@ class StackedOptimizer:
         run bit for bit. On GPU one batched reduction per tensor keeps the step cheap."""
         if not self.clipping:
             return grads
-        if next(iter(grads.values())).device.type == "cpu":
+        first = next(iter(grads.values()))
+        if first.device.type == "cpu":
             sq = torch.stack(
-                [
-                    sum(g[i].double().pow(2).sum() for g in grads.values())
-                    for i in range(self.n_members)
-                ]
+                [sum(g[i].double().pow(2).sum() for g in grads.values()) for i in range(len(first))]
             )
         else:
             sq = sum(g.double().pow(2).flatten(1).sum(1) for g in grads.values())
-        coef = (self.clip / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+        coef = (self.clip[group] / (sq.sqrt() + 1e-6)).clamp(max=1.0)
         return {k: g * self._per_member(coef, g) for k, g in grads.items()}
 
     @torch.no_grad()
-    def step(self, grads: dict[str, Tensor]) -> None:
+    def step(self, grads: dict[str, Tensor], group: slice = ALL) -> None:
+        """One step of every member (``grads`` of all members)."""
+        self.step_groups([(group, grads)])
+
+    @torch.no_grad()
+    def step_groups(self, updates: list[tuple[slice, dict[str, Tensor]]]) -> None:
+        """One step, as (members, their gradients) groups that together cover the pack."""
         self.step_count += 1
-        lr = self.current_lr()
-        grads = self.clipped(grads)
-        self._prepare(lr)
-        for name, param in self.params.items():
-            self._update(name, param, grads[name], lr)
+        for group, grads in updates:
+            lr = self.current_lr(group)
+            grads = self.clipped(grads, group)
+            self._prepare(lr, group)
+            for name, param in self.params.items():
+                self._update(name, param[group], grads[name], lr, group)
 
-    def _prepare(self, lr: Tensor) -> None:
-        """Per-step scalars shared by every parameter tensor."""
+    def _prepare(self, lr: Tensor, group: slice) -> None:
+        """Per-step scalars of the group, shared by every parameter tensor."""
 
-    def _update(self, name: str, param: Tensor, grad: Tensor, lr: Tensor) -> None:
+    def _update(self, name: str, param: Tensor, grad: Tensor, lr: Tensor, group: slice) -> None:
         raise NotImplementedError
 
     # --- checkpoints ----------------------------------------------------------
@@ -123,26 +134,29 @@ class AdamW(StackedOptimizer):
         for name, p in params.items():
             self.state[name] = {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
 
-    def _prepare(self, lr: Tensor) -> None:
+    def _prepare(self, lr: Tensor, group: slice) -> None:
         # Scalars per member, computed once in float64 as torch.optim does on the host.
-        self._bc1 = 1 - self.beta1**self.step_count
-        self._bc2_sqrt = (1 - self.beta2**self.step_count).sqrt()
+        self._beta1, self._beta2 = self.beta1[group], self.beta2[group]
+        self._eps, self._wd = self.eps[group], self.wd[group]
+        self._bc1 = 1 - self._beta1**self.step_count
+        self._bc2_sqrt = (1 - self._beta2**self.step_count).sqrt()
         self._step_size = lr / self._bc1
-        self._decay = 1 - lr * self.wd
+        self._decay = 1 - lr * self._wd
 
-    def _update(self, name: str, param: Tensor, grad: Tensor, lr: Tensor) -> None:
+    def _update(self, name: str, param: Tensor, grad: Tensor, lr: Tensor, group: slice) -> None:
         col = self._per_member
-        state = self.state[name]
+        exp_avg, exp_avg_sq = (
+            self.state[name]["exp_avg"][group],
+            self.state[name]["exp_avg_sq"][group],
+        )
         if self.decoupled:
             param.mul_(col(self._decay, param))
         else:
-            grad = grad + col(self.wd, param) * param
-        state["exp_avg"].lerp_(grad, col(1 - self.beta1, param))
-        state["exp_avg_sq"].mul_(col(self.beta2, param)).add_(
-            col(1 - self.beta2, param) * grad * grad
-        )
-        denom = (state["exp_avg_sq"].sqrt() / col(self._bc2_sqrt, param)).add_(col(self.eps, param))
-        param.sub_(col(self._step_size, param) * state["exp_avg"] / denom)
+            grad = grad + col(self._wd, param) * param
+        exp_avg.lerp_(grad, col(1 - self._beta1, param))
+        exp_avg_sq.mul_(col(self._beta2, param)).add_(col(1 - self._beta2, param) * grad * grad)
+        denom = (exp_avg_sq.sqrt() / col(self._bc2_sqrt, param)).add_(col(self._eps, param))
+        param.sub_(col(self._step_size, param) * exp_avg / denom)
 
 
 class Adam(AdamW):
@@ -163,16 +177,17 @@ class SGD(StackedOptimizer):
         for name, p in params.items():
             self.state[name] = {"momentum_buffer": torch.zeros_like(p)}
 
-    def _update(self, name: str, param: Tensor, grad: Tensor, lr: Tensor) -> None:
+    def _update(self, name: str, param: Tensor, grad: Tensor, lr: Tensor, group: slice) -> None:
         col = self._per_member
-        grad = grad + col(self.wd, param) * param
-        buf = self.state[name]["momentum_buffer"]
+        momentum = col(self.momentum[group], param)
+        grad = grad + col(self.wd[group], param) * param
+        buf = self.state[name]["momentum_buffer"][group]
         # torch initialises the buffer with the first gradient: same as 0*mu + g.
         first = (self.step_count == 1).to(param.dtype)
-        buf.mul_(col(self.momentum, param) * (1 - first)).add_(grad)
+        buf.mul_(momentum * (1 - first)).add_(grad)
         direction = buf
         if self.any_nesterov:
-            nesterov = self.nesterov.view(-1, *([1] * (param.ndim - 1)))
-            direction = torch.where(nesterov, grad + col(self.momentum, param) * buf, buf)
-        direction = torch.where(col(self.momentum, param) > 0, direction, grad)
+            nesterov = self.nesterov[group].view(-1, *([1] * (param.ndim - 1)))
+            direction = torch.where(nesterov, grad + momentum * buf, buf)
+        direction = torch.where(momentum > 0, direction, grad)
         param.sub_(col(lr, param) * direction)

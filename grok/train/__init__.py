@@ -30,6 +30,8 @@ def validate(cfg: Any) -> list[str]:
         errors.append(
             f"train.loss_dtype={cfg.get('loss_dtype')!r}: allowed are {list(LOSS_DTYPES)}"
         )
+    if cfg.get("fuse", "auto") not in ("auto", True, False):
+        errors.append(f"train.fuse={cfg.get('fuse')!r}: allowed are auto, true, false")
     if cfg.get("resume") not in RESUME:
         errors.append(f"train.resume={cfg.get('resume')!r}: allowed are auto, true, false")
     return errors

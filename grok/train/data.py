@@ -58,6 +58,20 @@ class SplitTensors:
             gather(self.x), gather(self.y), mask, count, [index.shape[1]] * len(count)
         )
 
+    def member(self, i: int) -> SplitTensors:
+        """Member i alone, without padding: exactly the tensors its lone run has."""
+        n = self.sizes[i]
+        var = self.target_var[i : i + 1] if self.target_var is not None else None
+        return SplitTensors(
+            self.x[i : i + 1, :n],
+            self.y[i : i + 1, :n],
+            self.mask[i : i + 1, :n],
+            self.count[i : i + 1],
+            [n],
+            var,
+            self.offset,
+        )
+
     def chunks(self, size: int | None):
         """Example-axis chunks (each keeps the full ``count``), to evaluate big splits."""
         n = self.x.shape[1]
@@ -65,7 +79,13 @@ class SplitTensors:
         for start in range(0, n, size):
             sl = slice(start, start + size)
             yield SplitTensors(
-                self.x[:, sl], self.y[:, sl], self.mask[:, sl], self.count, self.sizes, None, start
+                self.x[:, sl],
+                self.y[:, sl],
+                self.mask[:, sl],
+                self.count,
+                self.sizes,
+                self.target_var,
+                start,
             )
 
 

@@ -76,6 +76,13 @@ class PackTrainer:
         self.params = self._init_params()
         self.metric_names = metric_names(self.task)
         self.train_data, self.test_data = stack_splits(self.tasks, self.device)
+        # Fused: one vmap over the padded pack (fast on a GPU). Member by member: each member
+        # through the very tensors and kernels of its lone run, so pack == alone bit for bit
+        # (CPU kernels round a reduction differently when its length or batch changes).
+        fuse = shared("train.fuse", "auto")
+        self.fused = self.device.type == "cuda" if fuse == "auto" else bool(fuse)
+        n = len(members)
+        self.groups = [slice(0, n)] if self.fused else [slice(i, i + 1) for i in range(n)]
         self.stores = [RunStore(m.run_dir) for m in members]
         if self.batch_size is not None and len(set(self.train_data.sizes)) != 1:
             raise ConfigError("minibatch packs need equal train sizes (same task.train_frac)")
@@ -172,14 +179,22 @@ class PackTrainer:
 
         return torch.vmap(one)(params, x)
 
-    def member_losses(self, data: SplitTensors) -> Tensor:
-        logits = self.forward(self.params, data.x)
+    def member_losses(self, params: dict[str, Tensor], data: SplitTensors) -> Tensor:
+        logits = self.forward(params, data.x)
         return data.mean(self.task.loss_terms(logits, data.y, self.loss_dtype))
 
+    def parts(self, data: SplitTensors) -> list[SplitTensors]:
+        """``data`` split as ``self.groups`` (the whole pack, or each member unpadded)."""
+        return [data] if self.fused else [data.member(i) for i in range(len(self.members))]
+
     def _step(self, data: SplitTensors) -> None:
-        loss = self.member_losses(data).sum()  # members independent: block-diagonal grads
-        grads = torch.autograd.grad(loss, list(self.params.values()))
-        self.optimizer.step(dict(zip(self.params, grads, strict=True)))
+        updates = []
+        for group, part in zip(self.groups, self.parts(data), strict=True):
+            params = {k: v[group] for k, v in self.params.items()}
+            loss = self.member_losses(params, part).sum()  # members independent
+            grads = torch.autograd.grad(loss, list(params.values()))
+            updates.append((group, dict(zip(params, grads, strict=True))))
+        self.optimizer.step_groups(updates)
 
     def train_epoch(self) -> None:
         if self.batch_size is None:
@@ -234,21 +249,31 @@ class PackTrainer:
     def evaluate(self) -> Tensor:
         """[M, len(metric_names)] on the device (no host sync)."""
         chunk = self.pack.shared("train.eval_batch_size")
-        out = []
+        columns: list[list[Tensor]] = []
         for data in (self.train_data, self.test_data):
-            totals: dict[str, Tensor] = {}
-            for part in data.chunks(chunk):
-                outputs = self.forward(self.params, part.x)
-                values = {
-                    "loss": self.task.loss_terms(outputs, part.y, self.loss_dtype),
-                    **self.task.example_metrics(outputs, part.y),
-                }
-                for name, v in values.items():
-                    totals[name] = totals.get(name, 0.0) + part.exact_total(v.double())
-            means = {name: t / data.count for name, t in totals.items()}
-            means = self.task.finish_metrics(means, data.target_var)
-            out += [means["loss"], *(means[m] for m in self.task.metric_names)]
-        return torch.stack([*out, self.weight_norms()], dim=1)
+            per_group = []
+            for group, member_data in zip(self.groups, self.parts(data), strict=True):
+                params = {k: v[group] for k, v in self.params.items()}
+                per_group.append(self._split_metrics(params, member_data, chunk))
+            columns += [torch.cat(c) for c in zip(*per_group, strict=True)]
+        return torch.stack([*columns, self.weight_norms()], dim=1)
+
+    def _split_metrics(
+        self, params: dict[str, Tensor], data: SplitTensors, chunk: int | None
+    ) -> list[Tensor]:
+        """Loss and the task's metrics of one split, each [members of the group]."""
+        totals: dict[str, Tensor] = {}
+        for part in data.chunks(chunk):
+            outputs = self.forward(params, part.x)
+            values = {
+                "loss": self.task.loss_terms(outputs, part.y, self.loss_dtype),
+                **self.task.example_metrics(outputs, part.y),
+            }
+            for name, v in values.items():
+                totals[name] = totals.get(name, 0.0) + part.exact_total(v.double())
+        means = {name: t / data.count for name, t in totals.items()}
+        means = self.task.finish_metrics(means, data.target_var)
+        return [means["loss"], *(means[m] for m in self.task.metric_names)]
 
     @torch.no_grad()
     def weight_norms(self) -> Tensor:
