@@ -72,7 +72,7 @@ KEYS: dict[str, Key] = {
     # sine and fraction: the number of examples (members are padded to one length)
     "task.n_samples": Key(M, 800),
     # reversal (seed 004) and fraction (seed 002)
-    "task.length": Key(P, 6),
+    "task.length": Key(P, 7),
     "task.vocab": Key(P, 5),
     "task.x_token": Key(M, 3),
     "task.x_count": Key(M, [2, 4]),

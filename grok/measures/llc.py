@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,14 @@ class _Indices(Dataset):
         return {"input_ids": self.ids[i]}
 
 
+@contextmanager
+def _unfreeze_after():
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def estimate_llc(
     model: torch.nn.Module, task: Any, x: Tensor, y: Tensor, seed: int = 0, **overrides: Any
 ) -> dict[str, float]:
@@ -62,7 +72,11 @@ def estimate_llc(
         per_example = task.loss_terms(out, y[idx], torch.float32)
         return per_example[:, None]  # [B, T-1] with T = 2
 
-    with tempfile.TemporaryDirectory() as tmp:
+    # devinterp runs gc.collect() around every chain; with a large heap (a notebook, a test
+    # session, a big pack) that costs seconds per call. Objects that exist now are not
+    # garbage of the sampler's: freezing them makes those collections cheap.
+    gc.freeze()
+    with tempfile.TemporaryDirectory() as tmp, _unfreeze_after():
         result = llc(
             model,
             _Indices(len(x)),

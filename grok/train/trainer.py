@@ -392,7 +392,6 @@ class PackTrainer:
         wall = self.wall_before + time.perf_counter() - t0
         return [resume.finalize(self, i, wall) for i in members]
 
-    @torch.no_grad()
     def measure(self, epoch: int) -> None:
         """Run each member's own measures due at ``epoch``; the values join that epoch's row.
         A member whose weights are no longer finite is skipped (its flush marks it failed)."""
