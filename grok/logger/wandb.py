@@ -9,8 +9,10 @@ and never stops training.
 
 ``logger.mode: auto`` is online only when an API key is configured
 (``WANDB_API_KEY`` or a netrc entry), else offline: nothing ever waits on a login
-prompt. Offline runs land in ``<run dir>/wandb/`` and upload later with
-``wandb sync <run dir>/wandb/offline-run-*``.
+prompt. Online, the server is asked once per process whether it answers within
+``logger.init_timeout`` seconds; if not (a compute node without internet), every run of
+the process logs offline, with one warning. Offline runs land in ``<run dir>/wandb/``
+and upload later with ``wandb sync <run dir>/wandb/offline-run-*``.
 
 SLURM signals every process of a job step, W&B's helper process included: after a
 SIGTERM it is gone and later rows vanish without an error. So offline runs are
@@ -28,6 +30,8 @@ import logging
 import netrc
 import os
 import shutil
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -45,9 +49,15 @@ LOGGED_FILE = "wandb_logged_epoch"  # the last epoch W&B has for sure, then comp
 
 
 def validate(cfg: Any) -> list[str]:
-    if cfg.get("name") == "wandb" and cfg.get("mode") not in MODES:
-        return [f"logger.mode={cfg.get('mode')!r}: allowed are {list(MODES)}"]
-    return []
+    if cfg.get("name") != "wandb":
+        return []
+    errors = []
+    if cfg.get("mode") not in MODES:
+        errors.append(f"logger.mode={cfg.get('mode')!r}: allowed are {list(MODES)}")
+    timeout = cfg.get("init_timeout", 30)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:
+        errors.append(f"logger.init_timeout={timeout!r}: must be a number of seconds > 0")
+    return errors
 
 
 def has_api_key() -> bool:
@@ -67,6 +77,31 @@ def resolve_mode(mode: str) -> str:
             return env
         return "online" if has_api_key() else "offline"
     return mode
+
+
+_REACHABLE: dict[str, bool] = {}
+
+
+def reachable(timeout: float) -> bool:
+    """Whether the W&B server answers at all (any HTTP status), asked once per process: with
+    a key configured but no network, every member's ``wandb.init`` would otherwise wait out
+    its own timeout, one after another, before training starts."""
+    url = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+    if url not in _REACHABLE:
+        try:
+            urllib.request.urlopen(url, timeout=timeout).close()
+            ok = True
+        except urllib.error.HTTPError:  # it answered
+            ok = True
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            log.warning(
+                f"W&B: {url} did not answer within {timeout:g} s (logger.init_timeout); logging "
+                "offline to <run dir>/wandb/ (upload later with `wandb sync`)"
+            )
+        _REACHABLE[url] = ok
+    return _REACHABLE[url]
 
 
 class WandbSink:
@@ -104,10 +139,18 @@ class WandbSink:
         self.mode = resolve_mode(str(self.cfg.mode))
         if self.mode == "disabled":
             return
+        if self.mode == "online" and not reachable(self.timeout):
+            self.mode = "offline"
         self.logged_epoch, self.complete = self._read_logged()
         self.deferred = self.mode == "offline"
         if not self.deferred:
             self._open()
+            if self.run is None:  # online init failed or timed out: this run logs offline
+                self.mode, self.deferred = "offline", True
+
+    @property
+    def timeout(self) -> float:
+        return float(self.cfg.get("init_timeout", 30))
 
     def _read_logged(self) -> tuple[int, list[str]]:
         path = self.run_dir / LOGGED_FILE
@@ -142,6 +185,7 @@ class WandbSink:
                 group=self.cfg.get("group") or self.info.get("group"),
                 job_type=self.info.get("job_type"),
                 name=self.info.get("name"),
+                notes=self.full_cfg.get("notes"),
                 tags=[*self.cfg.get("tags", []), *self.info.get("tags", [])],
                 config=OmegaConf.to_container(self.full_cfg, resolve=True),
                 id=self.run_id(),
@@ -149,7 +193,12 @@ class WandbSink:
                 dir=str(self.run_dir),
                 mode=mode,
                 reinit="create_new",  # several runs open at once in a fused pack
-                settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
+                settings=wandb.Settings(
+                    silent=True,
+                    console="off",
+                    x_disable_stats=True,
+                    init_timeout=self.timeout,
+                ),
             )
             run.define_metric("epoch")
             run.define_metric("*", step_metric="epoch")
