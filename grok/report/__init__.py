@@ -31,9 +31,19 @@ def report(path: Path, out: Path | None = None, png: bool = True) -> dict[str, l
 
 
 def listing(path: Path) -> str:
+    """A table of the runs; damaged run dirs are listed as such, with what is wrong."""
     runs = find_runs(Path(path))
+    if not runs:
+        return f"no runs under {path}\n"
+    for run in runs:
+        run.rows  # noqa: B018 - reading the metrics is what finds a damaged file
     keys = swept_keys(runs) if len(runs) > 1 else []
-    return run_table(runs, keys).markdown() if runs else f"no runs under {path}\n"
+    text = run_table(runs, keys).markdown()
+    damaged = [r for r in runs if r.damage]
+    if damaged:
+        text += "\ndamaged run dirs (the rest is read as far as it goes):\n"
+        text += "".join(f"  {r.dir}: {r.damage}\n" for r in damaged)
+    return text
 
 
 __all__ = ["Run", "find_runs", "listing", "report"]

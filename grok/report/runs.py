@@ -32,6 +32,7 @@ class Run:
     summary: dict[str, Any]
     config: dict[str, Any]
     damage: str | None = None  # why part of this run dir could not be read
+    typed: list[str] = field(default_factory=list)  # keys of its command-line overrides
     _rows: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
@@ -95,7 +96,19 @@ def load_run(path: Path) -> Run:
             config = yaml.load((path / "config.yaml").read_text(), Loader=Loader) or {}
         except yaml.YAMLError as e:
             damage = damage or f"{path / 'config.yaml'}: not valid YAML ({e})"
-    return Run(path, summary, config, damage)
+    return Run(path, summary, config, damage, _typed_keys(path))
+
+
+def _typed_keys(path: Path) -> list[str]:
+    """The keys of the run's overrides, in the order they were typed (for column order)."""
+    overrides = path / ".hydra" / "overrides.yaml"
+    if not overrides.exists():
+        return []
+    try:
+        items = yaml.load(overrides.read_text(), Loader=Loader) or []
+    except yaml.YAMLError:
+        return []
+    return [str(item).lstrip("+~").partition("=")[0] for item in items]
 
 
 def find_runs(root: Path) -> list[Run]:
@@ -116,17 +129,21 @@ def find_runs(root: Path) -> list[Run]:
 
 def swept_keys(runs: list[Run]) -> list[str]:
     """Identity config keys (grok/keys.py: MEMBER or PACK) whose resolved values differ
-    between the runs, in the table's order. Keys that are not part of a run's identity
-    (logging, hardware, progress) never count; a key set through an interpolation or a
-    preset counts like one typed on the command line."""
+    between the runs, in the order they were typed, then the table's order. Keys that are
+    not part of a run's identity (logging, hardware, progress) never count; a key set
+    through an interpolation or a preset counts like one typed on the command line."""
     seen: dict[str, set[str]] = {}
     for run in runs:
         for key, value in run.flat.items():
             seen.setdefault(key, set()).add(repr(value))
     present = [k for k, values in seen.items() if len(values) > 1 or _missing_somewhere(k, runs)]
     identity = [k for k in present if _is_identity(k)]
+    typed: dict[str, int] = {}
+    for run in runs:
+        for key in run.typed:
+            typed.setdefault(key, len(typed))
     order = {k: i for i, k in enumerate(config_keys.KEYS)}
-    return sorted(identity, key=lambda k: order.get(k, len(order)))
+    return sorted(identity, key=lambda k: (typed.get(k, len(typed)), order.get(k, len(order))))
 
 
 def _missing_somewhere(key: str, runs: list[Run]) -> bool:

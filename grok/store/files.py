@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
+import traceback
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -47,6 +49,10 @@ def _atomic(path: Path, write: Callable[[str], None]) -> None:
         os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
+        # The failed writer (torch's zip writer on a full disk) may still hold the file open
+        # from its frame: clear the frames so the space is freed now, not when the
+        # exception is finally dropped (after the failure is recorded, which needs space).
+        traceback.clear_frames(sys.exc_info()[2])
         Path(tmp).unlink(missing_ok=True)
         raise
 
@@ -84,6 +90,13 @@ def dumps(value: Any, **kwargs: Any) -> str:
 
 def write_json(path: Path, value: Any) -> None:
     atomic_write_bytes(path, (dumps(value, indent=2) + "\n").encode())
+
+
+def overwrite_json(path: Path, value: Any) -> None:
+    """In place, for a full disk where a temp file does not fit: truncating the old file
+    frees the space the new one needs. Not atomic: only for recording a failure."""
+    with open(path, "wb") as f:
+        f.write((dumps(value, indent=2) + "\n").encode())
 
 
 def read_json(path: Path) -> Any:

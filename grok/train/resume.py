@@ -21,8 +21,9 @@ import torch
 from grok import hardware
 from grok.errors import ConfigError
 from grok.measures.phases import phases
-from grok.store import DamagedFile, versions
+from grok.store import SUMMARY, DamagedFile, versions
 from grok.store.contract import RunPlan, plan_run
+from grok.store.files import overwrite_json
 from grok.train.summary import failure_reason, milestone_spec, milestones, segment
 
 if TYPE_CHECKING:
@@ -179,10 +180,13 @@ def record_crash(trainer: PackTrainer, error: BaseException) -> None:
         return
     for i, store in enumerate(trainer.stores):
         reason = failure_reason(error, store.dir)
+        summary = {**_previous_summary(store), **_base(trainer, i, "failed")}
+        summary.update({"epochs": trainer.epoch, "failure": reason})
         try:
-            summary = {**_previous_summary(store), **_base(trainer, i, "failed")}
-            summary.update({"epochs": trainer.epoch, "failure": reason})
-            store.write_summary(summary)
+            try:
+                store.write_summary(summary)
+            except OSError:  # a full disk: no room for a temp file
+                overwrite_json(store.dir / SUMMARY, summary)
         except Exception as e:
             warnings.warn(f"could not record the failure in {store.dir}: {e!r}", stacklevel=2)
         for sink in trainer.members[i].sinks:
