@@ -34,8 +34,14 @@ def member_params(trainer: Any, index: int) -> dict[str, Tensor]:
 
 @torch.no_grad()
 def member_forward(
-    trainer: Any, index: int, x: Tensor, read_pos: slice | None = None, neurons: bool = False
+    trainer: Any,
+    index: int,
+    x: Tensor,
+    read_pos: slice | None = None,
+    neurons: bool = False,
+    resid: bool = False,
 ) -> Any:
-    """Member ``index``'s forward pass on inputs ``x`` [batch, ...] (no member axis)."""
-    kwargs = {"read_pos": read_pos, "return_neurons": neurons}
+    """Member ``index``'s forward pass on inputs ``x`` [batch, ...] (no member axis);
+    ``neurons`` / ``resid`` add the outputs of ``Transformer.forward``'s ``return_*``."""
+    kwargs = {"read_pos": read_pos, "return_neurons": neurons, "return_resid": resid}
     return functional_call(trainer.template, member_params(trainer, index), (x,), kwargs)
