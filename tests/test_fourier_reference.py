@@ -11,11 +11,13 @@ import math
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from grok.measures.fourier import CyclicGroup, fourier_norms, gini, op_group
-from grok.measures.modular import final_unembed
+from grok.measures.modular import FourierMeasure, final_unembed, fourier_values
 from grok.measures.nanda import nanda_measures, pair_chunks
 from grok.model import Transformer, TransformerConfig
+from grok.task import ModularTask
 
 P = 13
 LAST = slice(2, 3)
@@ -248,3 +250,28 @@ def test_gini_is_the_papers_gini_of_the_fourier_component_norms_of_w_e_and_w_l()
     )
     assert float(gini(fourier_norms(planted.T))) > 0.8
     assert float(gini(torch.ones(P))) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("op", ["sub", "div"])
+def test_fourier_measure_reports_seed_001_values_under_the_paper_names(op):
+    """The measure's wiring (weights + a forward function -> ``fourier/*``), on the task's
+    own train split, with the key frequencies fixed as seed 001 fixes them."""
+    model, group, _ = trained_model(op, P)
+    cfg = {"p": P, "op": op, "train_frac": 0.5, "data_seed": 5}
+    task = ModularTask(OmegaConf.create(cfg))
+    keys = keys_for(group)
+    want = dense_reference(model, group, FourierMeasure.train_mask(task, group), keys)
+
+    def forward(x):
+        return model(x, read_pos=LAST, return_neurons=True, return_resid=True)
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    row = fourier_values(task, params, forward, model, key_freqs=keys)
+    for name in ("cos_sim", "residual", "residual_key", "restricted_loss", "excluded_loss"):
+        assert rel_error(row[f"fourier/{name}"], want[name]) < TOL, name
+    assert len(row["fourier/cos_sim"]) == group.n // 2
+    w_e = model.W_E.detach()[group.tokens]
+    assert row["fourier/gini_embed"] == pytest.approx(float(gini(fourier_norms(w_e))))
+    own = fourier_values(task, params, forward, model)  # this checkpoint's own key frequencies
+    assert own["fourier/cos_sim"] == row["fourier/cos_sim"]
+    assert set(own) >= {"fourier/key_freqs", "fourier/gini_logit", "fourier/neuron_frac"}

@@ -64,11 +64,20 @@ class FourierMeasure(Measure):
 
 @torch.no_grad()
 def fourier_values(
-    task: ModularTask, params: dict[str, Tensor], forward: Callable[[Tensor], Any], model: Any
+    task: ModularTask,
+    params: dict[str, Tensor],
+    forward: Callable[[Tensor], Any],
+    model: Any,
+    key_freqs: list[int] | None = None,
 ) -> dict[str, Any]:
     """The ``fourier/*`` values of one model: ``params`` its weights by TL name, ``forward``
     tokens -> (logits, neurons, final residual) at the read positions, ``model`` a
-    ``Transformer`` of its shape (for the config, ln_final and the unembedding)."""
+    ``Transformer`` of its shape (for the config, ln_final and the unembedding).
+
+    The restricted and excluded losses and ``residual_key`` use ``key_freqs`` when given,
+    else this checkpoint's own key frequencies (``fourier/key_freqs``). Seed 001 and the
+    paper fix them once, from the final model, for every checkpoint: pass the final run's
+    ``fourier/key_freqs`` to recompute their curves from saved checkpoints."""
     group = op_group(task.op, task.p)
     device = params["embed.W_E"].device
     tokens = (group.tokens if group else torch.arange(task.p)).to(device)
@@ -98,7 +107,7 @@ def fourier_values(
         pair_chunks(group, forward, task.p, task.p + cfg.d_mlp + cfg.d_model, device),
         w_out,
         w_u,
-        keys,
+        keys if key_freqs is None else key_freqs,
         FourierMeasure.train_mask(task, group).to(device),
         unembed=final_unembed(model, params),
     )
