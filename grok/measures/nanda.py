@@ -122,12 +122,12 @@ def accumulate(group: CyclicGroup, chunks: Iterable[Chunk], train_mask: Tensor) 
         train = train_mask[ja, jb]
         in_group = logits[:, tok]
         nll = _nll(logits, tok[u])
-        acc["logits_by_u"].index_add_(0, u, in_group)
+        acc["logits_by_u"].index_put_((u,), in_group, accumulate=True)
         acc["logit_sq"] += in_group.square().sum()
         acc["logit_sum"] += logits.sum(0)
         acc["neuron_sq"] += acts.square().sum(0)
         for kind, index in (("row", ja), ("col", jb), ("sum", ja + jb), ("diff", ja - jb)):
-            acc[kind].index_add_(0, index % n, acts)
+            acc[kind].index_put_((index % n,), acts, accumulate=True)
         acc["test_count"].index_add_(0, u[~train], torch.ones_like(nll[~train]))
         acc["train_nll"] += nll[train].sum()
         acc["test_nll"] += nll[~train].sum()
