@@ -15,8 +15,9 @@ the op; ``w_k = 2 pi k / n``; k = 1..n//2):
   vectors cos(w_k u) and sin(w_k u) over the pairs, for the key k; logits approx W_out W_U,
   shifted so that their mean over all pairs is the model's; float64 cross-entropy on the
   test pairs.
-- ``excluded_loss`` (``get_excluded_loss``): logits of (N - approx) W_out + resid_mid;
-  float64 cross-entropy on the train pairs.
+- ``excluded_loss`` (``get_excluded_loss``): logits of (N - approx) W_out + resid_mid
+  (b_out, ln_final and b_U applied as the model applies them, see below); float64
+  cross-entropy on the train pairs.
 
 Groups. add/sub: Z_p, u = a + b or a - b, classes c = 0..p-1 (n = p). mul/div: the nonzero
 residues re-indexed by a generator g (``op_group``: j -> g^j, n = p - 1), u = j_a + j_b or
@@ -44,9 +45,13 @@ W_U and b_U; the Nanda model has no LayerNorm and zero biases, so there it is se
 Cost, n = |group|, m = d_mlp, d = d_model: one forward pass over the n^2 pairs;
 O(n^2 (n + m)) additions; O(n^2 log n + n m log n) FFTs; the excluded loss unembeds the
 n_train stored residuals, O(n_train d p). Memory: O(n^2 + n m) float64 sums, n_train x d
-stored residuals (model dtype), one chunk of ~``CHUNK_VALUES`` output floats.
-Measured on this project's 2-core CPU (one ``FourierMeasure`` call, forward included):
-see ``MEASURED`` below.
+stored residuals (model dtype), one chunk of ~``CHUNK_VALUES`` output floats. At p = 997
+(Nanda model, train_frac 0.3): sums 24 MB, stored residuals 150 MB, a chunk (10 rows of
+j_a, ~10^4 pairs, with the forward's one-hot embedding and float64 copies) ~0.5 GB.
+Measured (one ``fourier_values`` call, forward included, Nanda model d_model 128, d_mlp
+512, float32, sub, 2 shared CPU cores at load ~3, 2026-11): p = 113: 0.12-0.20 s wall
+(0.23-0.36 s CPU; the first call 0.5 s); p = 997: 52 s wall (65 s CPU), peak RSS 1.20 GiB
+(0.85 GiB over the process before the call); about half of it the forward pass.
 """
 
 from __future__ import annotations
@@ -62,7 +67,6 @@ from torch import Tensor
 from grok.measures.fourier import CyclicGroup, pair_weight
 
 CHUNK_VALUES = 2**24  # output floats (logits + neurons + residual) per chunk; ~64 MB
-MEASURED = "filled in below"
 
 
 class Chunk(NamedTuple):
