@@ -12,7 +12,9 @@ the norms of the Fourier components of W_E and W_L". The vector is ``fourier_nor
 norm per Fourier component (the constant, and cos k and sin k separately: n values), the
 components taken along the token axis of W_E (rows of the residues; '=' dropped) and
 along the logit axis of W_L = W_U W_out (norm over the neurons), as seed 001 plots
-``(fourier_basis @ W_E).norm(dim=-1)`` and ``(W_logit @ fourier_basis.T).norm(dim=0)``.
+``(fourier_basis @ W_E).norm(dim=-1)`` and ``(W_logit @ fourier_basis.T).norm(dim=0)``
+and as Sec. 4.1 describes W_E's: "We apply a Fourier transform along the input dimension
+of the embedding matrix W_E then compute the l2-norm along the other dimension".
 For mul/div the components are over Z_{p-1} in the re-indexed order (residue 0 dropped).
 
 Key frequencies (documented rule): a frequency is key when its share of the
