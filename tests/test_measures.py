@@ -9,7 +9,6 @@ import torch
 
 from grok.measures.fourier import (
     CyclicGroup,
-    analyze,
     fourier_basis,
     frequency_energy,
     gini,
@@ -17,6 +16,7 @@ from grok.measures.fourier import (
     op_group,
     primitive_root,
 )
+from grok.measures.nanda import Chunk, nanda_measures
 from grok.train import Member, train_pack
 from tests.conftest import ROOT, make_cfg, read_json, read_metrics
 from tests.test_pack import quickstart_alone  # noqa: F401  (session fixture)
@@ -77,43 +77,44 @@ def test_mul_and_div_reindexing_by_a_generator(p):
 
 
 def synthetic(group: CyclicGroup, keys: list[int], scale: float = 8.0):
-    """Neurons cos/sin(w_k (a o b)), W_L rows cos/sin(w_k c): logits = sum cos(w_k(a o b - c))."""
+    """Neurons cos/sin(w_k (a o b)) with W_out = I and W_U rows cos/sin(w_k c): the logits
+    are sum_k scale * cos(w_k (a o b - c)) and the final residual is the neurons."""
     n = group.n
     ja, jb = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
-    u = group.combine(ja.flatten(), jb.flatten()).double()
+    ja, jb = ja.flatten(), jb.flatten()
+    u = group.combine(ja, jb).double()
     c = torch.arange(n, dtype=torch.float64)
     neurons, rows = [], []
     for k in keys:
         w = 2 * math.pi * k / n
         neurons += [torch.cos(w * u), torch.sin(w * u)]
         rows += [scale * torch.cos(w * c), scale * torch.sin(w * c)]
-    n_mat = torch.stack(neurons, dim=1)
-    w_logit = torch.zeros(len(rows), int(group.tokens.max()) + 1, dtype=torch.float64)  # p classes
-    w_logit[:, group.tokens] = torch.stack(rows)
-    logits = n_mat @ w_logit
-
-    def chunks():
-        yield torch.arange(n), logits, n_mat
-
-    mask = torch.zeros(group.n_freqs, dtype=torch.bool)
-    mask[[k - 1 for k in keys]] = True
-    return chunks, w_logit, mask
+    acts = torch.stack(neurons, dim=1)
+    w_u = torch.zeros(len(rows), int(group.tokens.max()) + 1, dtype=torch.float64)  # p classes
+    w_u[:, group.tokens] = torch.stack(rows)
+    w_out = torch.eye(len(rows), dtype=torch.float64)
+    return [Chunk(ja, jb, acts @ w_u, acts, acts)], w_out, w_u
 
 
 @pytest.mark.parametrize(("op", "p"), [("add", 23), ("sub", 23), ("mul", 13), ("div", 13)])
 def test_logits_from_the_ops_cosines_have_no_residual_and_restricted_equals_full(op, p):
     group = op_group(op, p)
     keys = [1, 4]
-    chunks, w_logit, mask = synthetic(group, keys)
+    chunks, w_out, w_u = synthetic(group, keys)
     train = torch.rand(group.n, group.n, generator=torch.Generator().manual_seed(0)) < 0.5
-    result = analyze(group, chunks, w_logit, mask, train)
-    assert result.logit_residual == pytest.approx(0.0, abs=1e-9)
-    assert result.logit_coef[mask].square().sum() == pytest.approx(1.0, abs=1e-9)
-    assert result.restricted_loss == pytest.approx(result.full_test_loss, rel=1e-9)
-    # removing the key frequencies leaves nothing but a flat guess: loss ~ log(p) or worse
-    assert result.excluded_loss > 0.9 * math.log(p) > result.full_train_loss
-    assert result.neuron_best_frac.min() == pytest.approx(1.0, abs=1e-9)
-    assert set(result.neuron_best_freq.tolist()) == set(keys)
+    result = nanda_measures(group, chunks, w_out, w_u, keys, train)
+    assert result.residual == pytest.approx(0.0, abs=1e-6)
+    assert result.residual_key == pytest.approx(0.0, abs=1e-6)
+    on_keys = result.cos_sim[[k - 1 for k in keys]]
+    assert float(on_keys.square().sum()) == pytest.approx(1.0, abs=1e-12)
+    assert float(result.cos_sim.abs().sum() - on_keys.abs().sum()) == pytest.approx(0, abs=1e-9)
+    assert result.restricted_loss == pytest.approx(result.test_loss, rel=1e-9)
+    # removing the key frequencies leaves zero logits: exactly a uniform guess
+    assert result.excluded_loss == pytest.approx(math.log(p), rel=1e-12)
+    assert result.train_loss < 0.1
+    best_frac, best = result.neuron_freq_norm.max(dim=0)
+    assert best_frac.min() == pytest.approx(1.0, abs=1e-9)
+    assert set((best + 1).tolist()) == set(keys)
 
 
 @pytest.mark.slow

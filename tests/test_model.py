@@ -118,3 +118,17 @@ def test_reading_only_the_last_position_gives_the_same_logits():
     last = model(batch, read_pos=slice(2, 3))
     assert last.shape == (16, 1, 113)
     assert torch.allclose(full[:, -1:], last, atol=1e-6)
+
+
+def test_forward_returns_neurons_and_final_residual_as_the_hooks_see_them():
+    model = nanda_model()
+    batch = tokens(8)
+    _, cache = model.run_with_cache(batch)
+    last = slice(2, 3)
+    out, post, resid = model(batch, read_pos=last, return_neurons=True, return_resid=True)
+    assert torch.equal(out, model(batch, read_pos=last))
+    assert torch.allclose(post, cache["blocks.0.mlp.hook_post"][:, last], atol=1e-6)
+    assert torch.allclose(resid, cache["blocks.0.hook_resid_post"][:, last], atol=1e-6)
+    assert torch.allclose(model.unembed(model.ln_final(resid)), out)
+    only_resid = model(batch, read_pos=last, return_resid=True)
+    assert len(only_resid) == 2 and torch.equal(only_resid[1], resid)

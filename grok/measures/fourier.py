@@ -1,22 +1,21 @@
-"""Nanda et al. 2023's progress measures for the modular family, from FFTs.
+"""Fourier machinery for the modular family: groups, basis, spectra, key frequencies, Gini.
 
 Every measure lives on a cyclic group Z_n: for add/sub the residues themselves
 (n = p); for mul/div the nonzero residues re-indexed by a generator g, j -> g^j
 (discrete logarithm, n = p - 1), so that a*b and a/b become j_a + j_b and j_a - j_b
 and the same machinery applies. Frequencies are k = 1..n//2 with k and n - k folded
-(one rfft bin holds both).
+(one rfft bin holds both). Seed 001's logit, neuron and loss measures, streamed over
+the pairs, are in ``grok/measures/nanda.py``.
 
-Seed 001 builds a 56 x p^3 cosine cube (~320 MB at p = 113). Here nothing of size
-p^3 exists: logits are streamed in chunks of examples and reduced on the fly.
-Costs for n = |group|, d = d_model, m = d_mlp, chunks of c examples:
-
-- embedding / W_L Fourier norms, Gini, key frequencies: O(n d log n), O(n m log n)
-- neuron spectra: four aggregated sums (rows, columns, a+b and a-b diagonals) per
-  neuron, O(n^2 m) to accumulate + O(n m log n) FFTs; memory O(n m)
-- logit coefficients: logits summed over pairs with equal a o b, O(n^3) time in
-  chunks, memory O(n^2); one 2D FFT O(n^2 log n)
-- restricted / excluded loss: a second pass over the chunks, O(n^2 (m + n)) time,
-  memory O(c (m + n)).
+Gini (Nanda et al. 2023, Sec. 5.1): "the Gini coefficient (Hurley & Rickard, 2009) of
+the norms of the Fourier components of W_E and W_L". The vector is ``fourier_norms``: one
+norm per Fourier component (the constant, and cos k and sin k separately: n values), the
+components taken along the token axis of W_E (rows of the residues; '=' dropped) and
+along the logit axis of W_L = W_U W_out (norm over the neurons), as seed 001 plots
+``(fourier_basis @ W_E).norm(dim=-1)`` and ``(W_logit @ fourier_basis.T).norm(dim=0)``
+and as Sec. 4.1 describes W_E's: "We apply a Fourier transform along the input dimension
+of the embedding matrix W_E then compute the l2-norm along the other dimension".
+For mul/div the components are over Z_{p-1} in the re-indexed order (residue 0 dropped).
 
 Key frequencies (documented rule): a frequency is key when its share of the
 embedding's non-constant Fourier energy is at least ``KEY_SHARE_FACTOR`` = 2 times the
@@ -31,7 +30,6 @@ explains > 50% of) are reported alongside.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -84,21 +82,11 @@ def op_group(op: str, p: int) -> CyclicGroup | None:
 
 
 # --- spectra ------------------------------------------------------------------------
-def _pair_weight(n: int) -> Tensor:
+def pair_weight(n: int) -> Tensor:
     """rfft bins 1..n//2: 2 for a (k, n-k) pair, 1 for the self-conjugate k = n/2."""
     w = torch.full((n // 2,), 2.0, dtype=torch.float64)
     if n % 2 == 0:
         w[-1] = 1.0
-    return w
-
-
-def _type_weight(n: int, kind: str) -> Tensor:
-    """Pair weights per component type; for even n the a+b and a-b bins coincide at
-    k = n/2, so that bin is counted once (as "sum")."""
-    w = _pair_weight(n)
-    if kind == "diff" and n % 2 == 0:
-        w = w.clone()
-        w[-1] = 0.0
     return w
 
 
@@ -108,7 +96,7 @@ def frequency_energy(x: Tensor, dim: int = -2) -> Tensor:
     n = x.shape[dim]
     spec = torch.fft.rfft(x.double(), dim=dim)
     power = spec.real.square() + spec.imag.square()
-    power = power.movedim(dim, -1)[..., 1 : n // 2 + 1] * _pair_weight(n).to(x.device) / n
+    power = power.movedim(dim, -1)[..., 1 : n // 2 + 1] * pair_weight(n).to(x.device) / n
     return power.sum(dim=-2) if dim != -1 and x.ndim >= 2 else power
 
 
@@ -123,11 +111,21 @@ def key_frequencies(energy: Tensor, factor: float = KEY_SHARE_FACTOR) -> Tensor:
 
 
 def gini(x: Tensor) -> Tensor:
-    """Gini coefficient over the last axis: 0 for equal values, -> 1 when one dominates."""
+    """Gini index of Hurley & Rickard (2009), the one Nanda et al. cite, over the last axis:
+    1 - 2 sum_i (c_(i) / ||c||_1) (K - i + 1/2) / K with c sorted ascending, which equals
+    sum_i (2i - K - 1) c_(i) / (K ||c||_1). 0 for equal values, -> 1 when one dominates."""
     x = x.double().sort(dim=-1).values
     k = x.shape[-1]
     ranks = torch.arange(1, k + 1, dtype=x.dtype, device=x.device)
     return ((2 * ranks - k - 1) * x).sum(-1) / (k * x.sum(-1).clamp(min=1e-300))
+
+
+def fourier_norms(x: Tensor) -> Tensor:
+    """[n]: the norm of each of the n Fourier components of ``x`` [n, d] along its first
+    axis (constant, then cos k and sin k separately): ``(fourier_basis(n) @ x).norm(dim=-1)``,
+    as seed 001 plots them for W_E and W_L. Nanda et al.'s Gini is taken over this vector."""
+    basis = fourier_basis(x.shape[0]).to(x.device)
+    return (basis @ x.double()).norm(dim=-1)
 
 
 def fourier_basis(n: int) -> Tensor:
@@ -140,133 +138,3 @@ def fourier_basis(n: int) -> Tensor:
             rows.append(torch.sin(2 * math.pi * k * j / n))
     basis = torch.stack(rows)
     return basis / basis.norm(dim=-1, keepdim=True)
-
-
-# --- streaming analysis of one model -----------------------------------------------------
-Chunk = tuple[Tensor, Tensor, Tensor]  # (row indices j_a [c], logits [c*n, p], neurons [c*n, m])
-
-
-@dataclass
-class LogitAnalysis:
-    """Results for one model (see ``analyze``)."""
-
-    logit_coef: Tensor  # [K] normalized cosine coefficients of cos(w_k (a o b - c))
-    logit_residual: float  # fraction of centered logit variance the key cosines leave
-    neuron_best_frac: Tensor  # [m] variance fraction explained by each neuron's best frequency
-    neuron_best_freq: Tensor  # [m] that frequency (1..K)
-    restricted_loss: float  # test split, neurons restricted to key frequencies
-    excluded_loss: float  # train split, key frequencies removed from the logits
-    full_test_loss: float
-    full_train_loss: float
-
-
-def analyze(
-    group: CyclicGroup,
-    chunks: Callable[[], Iterator[Chunk]],
-    w_logit: Tensor,
-    keys: Tensor,
-    train_mask: Tensor,
-) -> LogitAnalysis:
-    """Logit, neuron, restricted and excluded measures of one model.
-
-    ``chunks()`` yields the model's final-position logits and neuron activations for
-    all group pairs, rows of j_a at a time (every j_b), twice: one pass accumulates
-    spectra, the second computes the restricted and excluded losses. ``w_logit`` is
-    W_out W_U [m, p]; ``keys`` [K] bool; ``train_mask`` [n, n] bool over (j_a, j_b).
-    """
-    n, K = group.n, group.n_freqs
-    tok = group.tokens.to(w_logit.device)
-    dev = w_logit.device
-    jb_all = torch.arange(n, device=dev)
-    m = w_logit.shape[0]
-    agg = {
-        k: torch.zeros(n, m, dtype=torch.float64, device=dev) for k in ("row", "col", "sum", "diff")
-    }
-    neuron_sq = torch.zeros(m, dtype=torch.float64, device=dev)
-    logit_by_u = torch.zeros(n, n, dtype=torch.float64, device=dev)
-    logit_sq = 0.0
-    for ja, logits, neurons in chunks():
-        ja_pairs = ja.repeat_interleave(n)
-        jb_pairs = jb_all.repeat(len(ja))
-        acts = neurons.double()
-        neuron_sq += acts.square().sum(0)
-        agg["row"].index_add_(0, ja_pairs, acts)
-        agg["col"].index_add_(0, jb_pairs, acts)
-        agg["sum"].index_add_(0, (ja_pairs + jb_pairs) % n, acts)
-        agg["diff"].index_add_(0, (ja_pairs - jb_pairs) % n, acts)
-        centered = logits[:, tok].double()
-        centered = centered - centered.mean(-1, keepdim=True)
-        logit_sq += float(centered.square().sum())
-        logit_by_u.index_add_(0, group.combine(ja_pairs, jb_pairs), centered)
-
-    # Logits: <L, cos(w_k (u - c))> = Re(FFT2(M)[k, -k]); ||cos pattern||^2 = n^2 * n / (2 or 1).
-    f2 = torch.fft.fft2(logit_by_u)
-    ks = torch.arange(1, K + 1, device=dev)
-    inner = f2[ks, (-ks) % n].real
-    pattern_sq = n**3 / _pair_weight(n).to(dev)
-    coef = inner / pattern_sq.sqrt() / math.sqrt(max(logit_sq, 1e-300))
-    residual = 1.0 - float((coef.square() * keys).sum())
-
-    # Neurons: energy per frequency in its four component types (Parseval on the aggregates).
-    spectra = {k: torch.fft.rfft(v, dim=0) for k, v in agg.items()}
-    total_mean = agg["row"].sum(0) / n**2
-    variance = neuron_sq - n**2 * total_mean.square()
-    # DFT of each aggregate at k is the 2D bin (k,0), (0,k), (k,k) or (k,-k); Parseval: / n^2.
-    weight = {kind: _type_weight(n, kind).to(dev) for kind in spectra}
-    energy = (
-        sum(spectra[kind][1 : K + 1].abs().square() * weight[kind][:, None] for kind in spectra)
-        / n**2
-    )  # [K, m]
-    frac = (energy / variance.clamp(min=1e-300)).clamp(max=1.0)
-    best_frac, best = frac.max(dim=0)
-
-    restricted_num = excluded_num = full_test = full_train = 0.0
-    n_test = int((~train_mask).sum())
-    n_train = int(train_mask.sum())
-    key_k = ks[keys]
-    for ja, logits, neurons in chunks():
-        ja_pairs = ja.repeat_interleave(n)
-        jb_pairs = jb_all.repeat(len(ja))
-        labels = tok[group.combine(ja_pairs, jb_pairs)]
-        in_train = train_mask[ja_pairs, jb_pairs]
-        # restricted neurons: mean + key-frequency components of each component type
-        kept = total_mean[None, :].expand(len(ja_pairs), m).clone()
-        phases = {
-            "row": ja_pairs,
-            "col": jb_pairs,
-            "sum": (ja_pairs + jb_pairs) % n,
-            "diff": (ja_pairs - jb_pairs) % n,
-        }
-        for kind, index in phases.items():
-            basis = torch.exp(2j * math.pi * torch.outer(index.double(), key_k.double()) / n)
-            coeffs = spectra[kind][key_k] * weight[kind][keys][:, None]
-            kept += (basis @ coeffs).real / n**2
-        logits64 = logits.double()
-        restricted = logits64 - (neurons.double() - kept) @ w_logit.double()
-        # excluded logits: key-frequency directions over the group's classes removed
-        in_group = logits64[:, tok]
-        spec = torch.fft.rfft(in_group, dim=-1)
-        keep = torch.ones(spec.shape[-1], dtype=torch.bool, device=dev)
-        keep[key_k] = False
-        cleaned = torch.fft.irfft(spec * keep, n=n, dim=-1)
-        excluded = logits64.clone()
-        excluded[:, tok] = cleaned
-        restricted_num += float(_nll(restricted, labels)[~in_train].sum())
-        excluded_num += float(_nll(excluded, labels)[in_train].sum())
-        full = _nll(logits64, labels)
-        full_test += float(full[~in_train].sum())
-        full_train += float(full[in_train].sum())
-    return LogitAnalysis(
-        logit_coef=coef,
-        logit_residual=residual,
-        neuron_best_frac=best_frac,
-        neuron_best_freq=best + 1,
-        restricted_loss=restricted_num / max(n_test, 1),
-        excluded_loss=excluded_num / max(n_train, 1),
-        full_test_loss=full_test / max(n_test, 1),
-        full_train_loss=full_train / max(n_train, 1),
-    )
-
-
-def _nll(logits: Tensor, labels: Tensor) -> Tensor:
-    return -logits.log_softmax(-1).gather(-1, labels[:, None])[:, 0]

@@ -1,30 +1,32 @@
-"""The Fourier suite (grok/measures/fourier.py) applied to every member of a modular pack."""
+"""The Fourier suite (grok/measures/fourier.py, grok/measures/nanda.py) applied to every
+member of a modular pack."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
+from torch.func import functional_call
 
 from grok.measures.base import Measure, MemberView
 from grok.measures.fourier import (
     CyclicGroup,
-    analyze,
+    fourier_norms,
     frequency_energy,
     gini,
     key_frequencies,
     op_group,
 )
+from grok.measures.nanda import nanda_measures, pair_chunks
 from grok.task import ModularTask
-
-CHUNK_VALUES = 2**24  # floats per chunk of (logits + neurons); ~64 MB
 
 
 class FourierMeasure(Measure):
-    """Key frequencies, Fourier norms and Gini of W_E and W_L = W_out W_U, logit cosine
-    coefficients and residual, neuron-frequency fractions, restricted and excluded loss.
+    """Key frequencies, Fourier norms and Gini of W_E and W_L = W_out W_U, and seed 001's
+    cos_sim per frequency, residual, neuron-frequency fractions, restricted and excluded
+    loss (``fourier_values``).
 
     The embedding-side measures apply to every op; the logit, neuron and loss measures
     need the op's group structure (add, sub, mul, div) and are skipped for the others.
@@ -37,62 +39,10 @@ class FourierMeasure(Measure):
 
     @torch.no_grad()
     def compute(self, view: MemberView) -> dict[str, Any]:
-        task: ModularTask = view.task
-        params = view.params
-        device = view.device
-        group = op_group(task.op, task.p)
-        tokens = group.tokens if group else torch.arange(task.p)
-        w_e = params["embed.W_E"][tokens.to(device)]  # residues only, group order
-        last = view.model_cfg.n_layers - 1
-        w_l = params[f"blocks.{last}.mlp.W_out"] @ params["unembed.W_U"]  # [d_mlp, p]
-        e_energy = frequency_energy(w_e)
-        l_energy = frequency_energy(w_l[:, tokens.to(device)].T)
-        keys = key_frequencies(e_energy)
-        key_list = (torch.nonzero(keys)[:, 0] + 1).tolist()
-        row: dict[str, Any] = {
-            "fourier/key_freqs": key_list,
-            "fourier/n_key_freqs": len(key_list),
-            "fourier/gini_embed": float(gini(e_energy.sqrt())),
-            "fourier/gini_logit": float(gini(l_energy.sqrt())),
-            "fourier/embed_norms": e_energy.sqrt().tolist(),
-        }
-        if group is None:
-            return row
-        result = analyze(
-            group,
-            lambda: pair_chunks(
-                group,
-                lambda x: view.model(x, read_pos=view.read_pos, return_neurons=True),
-                task.p,
-                view.model_cfg.d_mlp,
-                device,
-            ),
-            w_l,
-            keys,
-            self.train_mask(task, group).to(device),
-        )
-        row.update(
-            {
-                "fourier/logit_coef": result.logit_coef[keys].tolist(),
-                "fourier/logit_residual": result.logit_residual,
-                "fourier/neuron_frac": float(result.neuron_best_frac.mean()),
-                "fourier/neuron_freqs": self._clusters(result),
-                "fourier/neuron_clustered": float((result.neuron_best_frac > 0.5).double().mean()),
-                "fourier/restricted_loss": result.restricted_loss,
-                "fourier/excluded_loss": result.excluded_loss,
-                "fourier/test_loss": result.full_test_loss,
-            }
-        )
-        return row
+        def forward(x: Tensor) -> Any:
+            return view.model(x, read_pos=view.read_pos, return_neurons=True, return_resid=True)
 
-    @staticmethod
-    def _clusters(result: Any) -> list[int]:
-        """Frequencies that are the best fit of >= 5% of the well-explained neurons."""
-        best = result.neuron_best_freq[result.neuron_best_frac > 0.5]
-        if best.numel() == 0:
-            return []
-        counts = torch.bincount(best)
-        return [k for k in range(1, len(counts)) if counts[k] >= 0.05 * best.numel()]
+        return fourier_values(view.task, view.params, forward, view.model)
 
     @staticmethod
     def train_mask(task: ModularTask, group: CyclicGroup) -> Tensor:
@@ -107,25 +57,84 @@ class FourierMeasure(Measure):
         return train[row].view(n, n)
 
 
-def pair_chunks(
-    group: CyclicGroup,
-    forward: Callable[[Tensor], tuple[Tensor, Tensor]],
-    p: int,
-    d_mlp: int,
-    device: torch.device,
-) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-    """Final-position logits and neurons for all group pairs, rows of j_a at a time (the
-    chunks ``analyze`` reads). ``forward`` maps tokens [b, 3] to (logits, neurons) at every
-    read position (inputs are ``a b =``, '=' being token p); chunks hold ~CHUNK_VALUES
-    floats so p near 1000 fits in memory."""
-    n = group.n
-    rows = max(1, CHUNK_VALUES // (n * (d_mlp + p)))
-    tokens = group.tokens.to(device)
-    jb = torch.arange(n, device=device)
-    for start in range(0, n, rows):
-        ja = torch.arange(start, min(start + rows, n), device=device)
-        a = tokens[ja].repeat_interleave(n)
-        b = tokens[jb].repeat(len(ja))
-        x = torch.stack([a, b, torch.full_like(a, p)], dim=1)
-        logits, neurons = forward(x)
-        yield ja, logits[:, -1], neurons[:, -1]
+@torch.no_grad()
+def fourier_values(
+    task: ModularTask,
+    params: dict[str, Tensor],
+    forward: Callable[[Tensor], Any],
+    model: Any,
+    key_freqs: list[int] | None = None,
+) -> dict[str, Any]:
+    """The ``fourier/*`` values of one model: ``params`` its weights by TL name, ``forward``
+    tokens -> (logits, neurons, final residual) at the read positions, ``model`` a
+    ``Transformer`` of its shape (for the config, ln_final and the unembedding).
+
+    The restricted and excluded losses and ``residual_key`` use ``key_freqs`` when given,
+    else this checkpoint's own key frequencies (``fourier/key_freqs``). Seed 001 and the
+    paper fix them once, from the final model, for every checkpoint: pass the final run's
+    ``fourier/key_freqs`` to recompute their curves from saved checkpoints."""
+    group = op_group(task.op, task.p)
+    device = params["embed.W_E"].device
+    tokens = (group.tokens if group else torch.arange(task.p)).to(device)
+    w_e = params["embed.W_E"][tokens]  # residues only, group order
+    last = model.cfg.n_layers - 1
+    has_mlp = not model.cfg.attn_only
+    w_u = params["unembed.W_U"]
+    e_energy = frequency_energy(w_e)
+    keys = key_frequencies(e_energy)
+    key_list = (torch.nonzero(keys)[:, 0] + 1).tolist()
+    row: dict[str, Any] = {
+        "fourier/key_freqs": key_list,
+        "fourier/n_key_freqs": len(key_list),
+        "fourier/gini_embed": float(gini(fourier_norms(w_e))),
+        "fourier/embed_norms": e_energy.sqrt().tolist(),
+    }
+    if not has_mlp:
+        return row
+    w_out = params[f"blocks.{last}.mlp.W_out"]
+    w_l = w_out @ w_u  # [d_mlp, p]; the paper's W_L = W_U W_out is its transpose
+    row["fourier/gini_logit"] = float(gini(fourier_norms(w_l[:, tokens].T)))
+    if group is None:
+        return row
+    cfg = model.cfg
+    out = nanda_measures(
+        group,
+        pair_chunks(group, forward, task.p, task.p + cfg.d_mlp + cfg.d_model, device),
+        w_out,
+        w_u,
+        keys if key_freqs is None else key_freqs,
+        FourierMeasure.train_mask(task, group).to(device),
+        unembed=final_unembed(model, params),
+    )
+    best_frac, best = out.neuron_freq_norm.max(dim=0)
+    clustered = best[best_frac > 0.5] + 1
+    counts = torch.bincount(clustered, minlength=group.n_freqs + 1)
+    row |= {
+        "fourier/cos_sim": out.cos_sim.tolist(),
+        "fourier/residual": out.residual,
+        "fourier/residual_key": out.residual_key,
+        "fourier/neuron_frac": float(best_frac.mean()),
+        # frequencies that are the best fit of >= 5% of the neurons they explain > 50% of
+        "fourier/neuron_freqs": [
+            k for k in range(1, len(counts)) if counts[k] >= max(1, 0.05 * clustered.numel())
+        ],
+        "fourier/neuron_clustered": float((best_frac > 0.5).double().mean()),
+        "fourier/restricted_loss": out.restricted_loss,
+        "fourier/excluded_loss": out.excluded_loss,
+        "fourier/test_loss": out.test_loss,
+    }
+    return row
+
+
+def final_unembed(model: Any, params: dict[str, Tensor]) -> Callable[[Tensor], Tensor]:
+    """Final residual (float64) -> logits through the model's own ln_final and unembed."""
+    parts = {
+        name: {k.split(".", 1)[1]: v.double() for k, v in params.items() if k.startswith(name)}
+        for name in ("ln_final.", "unembed.")
+    }
+
+    def unembed(resid: Tensor) -> Tensor:
+        normed = functional_call(model.ln_final, parts["ln_final."], (resid,))
+        return functional_call(model.unembed, parts["unembed."], (normed,))
+
+    return unembed

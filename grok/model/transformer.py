@@ -263,14 +263,20 @@ class Transformer(HookedRootModule):
         self.setup()
 
     def forward(
-        self, tokens: Tensor, read_pos: slice | None = None, return_neurons: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
+        self,
+        tokens: Tensor,
+        read_pos: slice | None = None,
+        return_neurons: bool = False,
+        return_resid: bool = False,
+    ) -> Tensor | tuple[Tensor, ...]:
         """Logits [batch, pos, d_vocab_out]; only at ``read_pos`` when given.
 
         The loss reads few positions (the last one for modular arithmetic), so
         the final block computes its queries and MLP only there. ``return_neurons``
-        also returns the final block's MLP activations at those positions (for
-        measures run under ``torch.vmap``, where hooks are not available).
+        also returns the final block's MLP activations at those positions, and
+        ``return_resid`` the residual stream that ``ln_final`` and the unembedding
+        read there (``hook_resid_post`` of the last block), in that order after the
+        logits: measures run under ``torch.vmap``, where hooks are not available.
         """
         squeeze = tokens.ndim == 1 and self.cfg.input_kind == "tokens"
         if squeeze:
@@ -282,9 +288,11 @@ class Transformer(HookedRootModule):
             resid, post = block(resid, read_pos if i == len(self.blocks) - 1 else None)
         logits = self.unembed(self.ln_final(resid))
         if squeeze:
-            logits = logits[0]
+            logits, resid = logits[0], resid[0]
             post = post[0] if post is not None else None
-        return (logits, post) if return_neurons else logits
+        if not (return_neurons or return_resid):
+            return logits
+        return (logits, *([post] if return_neurons else []), *([resid] if return_resid else []))
 
     def to(self, *args: Any, print_details: bool = True, **kwargs: Any) -> Transformer:
         """nn.Module.to, accepting HookedTransformer's ``print_details`` (devinterp passes it)."""

@@ -155,8 +155,9 @@ def _attention(run: Run, model: Any, task: Any) -> Figure | None:
 def _modular(run: Run, model: Any, task: Any) -> list[Figure]:
     import torch
 
-    from grok.measures.fourier import analyze, frequency_energy, key_frequencies, op_group
-    from grok.measures.modular import FourierMeasure, pair_chunks
+    from grok.measures.fourier import frequency_energy, key_frequencies, op_group
+    from grok.measures.modular import FourierMeasure
+    from grok.measures.nanda import accumulate, neuron_freq_norm, pair_chunks
 
     group = op_group(task.op, task.p)
     tokens = group.tokens if group else torch.arange(task.p)
@@ -200,19 +201,16 @@ def _modular(run: Run, model: Any, task: Any) -> list[Figure]:
     if group is not None:
 
         def forward(x):  # the same forward the measure runs on each pack member
-            return model(x, read_pos=task.read_pos, return_neurons=True)
+            return model(x, read_pos=task.read_pos, return_neurons=True, return_resid=True)
 
+        width = task.p + model.cfg.d_mlp + model.cfg.d_model
         with torch.no_grad():
-            result = analyze(
-                group,
-                lambda: pair_chunks(group, forward, task.p, model.cfg.d_mlp, torch.device("cpu")),
-                (model.W_out[-1] @ model.W_U).detach(),
-                key_frequencies(energy),
-                FourierMeasure.train_mask(task, group),
+            chunks = pair_chunks(group, forward, task.p, width, torch.device("cpu"))
+            fractions = neuron_freq_norm(
+                accumulate(group, chunks, FourierMeasure.train_mask(task, group))
             )
-        counts = torch.bincount(
-            result.neuron_best_freq[result.neuron_best_frac > 0.5], minlength=group.n_freqs + 1
-        )[1:]
+        best_frac, best = fractions.max(dim=0)
+        counts = torch.bincount(best[best_frac > 0.5] + 1, minlength=group.n_freqs + 1)[1:]
         freqs = list(range(1, group.n_freqs + 1))
         figures.append(
             Figure(
@@ -231,8 +229,8 @@ def _modular(run: Run, model: Any, task: Any) -> list[Figure]:
                         "fraction",
                         [
                             Series(
-                                list(range(len(result.neuron_best_frac))),
-                                result.neuron_best_frac.sort(descending=True).values.tolist(),
+                                list(range(len(best_frac))),
+                                best_frac.sort(descending=True).values.tolist(),
                                 "neurons",
                             )
                         ],
