@@ -14,7 +14,8 @@ This table is the single source of truth for
 ``example`` is another valid value of the key; the generated tests use it to check that a
 pack whose members differ in a ``MEMBER`` key equals each member trained alone, and that
 configs differing in a ``PACK``/``RUNTIME`` key land in different packs. ``context`` holds
-overrides the example needs to have an effect (e.g. the LLC keys need the LLC measure on).
+overrides the example needs to have an effect (e.g. the LLC keys need the LLC measure on);
+``task`` the task it needs (the reversal measure's options).
 A new key in any ``conf/`` yaml without an entry here fails ``tests/test_keys.py``.
 """
 
@@ -52,6 +53,7 @@ class Key:
     example: Any = None  # another valid value (None: see ``derived``)
     context: tuple[str, ...] = ()  # overrides under which ``example`` has an effect
     derived: str = ""  # for a key that only changes together with another one
+    task: str = ""  # the task under which ``example`` has an effect (a task's measure option)
 
 
 # Keys by dotted path; a ``*`` matches one or more path segments (free-form sub-trees).
@@ -91,6 +93,14 @@ KEYS: dict[str, Key] = {
     "model.init": Key(M, "xavier_normal"),
     "model.init_std": Key(M, 0.05),
     "model.init_gain": Key(M, 3.0, context=("model.init=xavier_normal",)),
+    # the seeds' architectures and inits (experiment=*_seed)
+    "model.ln_position": Key(P, "post", context=("model.normalization=LN",)),
+    "model.ln_final": Key(P, False, context=("model.normalization=LN",)),
+    "model.unembed_bias": Key(P, True),
+    "model.io_init": Key(M, "linear"),
+    "model.bias_init": Key(M, "linear", context=("model.bias=true",)),
+    "model.dropout": Key(M, 0.1),
+    "model.dropout_steps": Key(M, 5, context=("model.dropout=0.1",)),
     # --- optim ---
     "optim.name": Key(P, "sgd"),
     "optim.lr": Key(M, 3e-3),
@@ -103,10 +113,14 @@ KEYS: dict[str, Key] = {
     "optim.schedule": Key(M, "cosine"),
     "optim.min_lr_ratio": Key(M, 0.1, context=("optim.schedule=cosine",)),
     "optim.clip_grad_norm": Key(M, 0.05),
+    "optim.warmup_offset": Key(M, 1, context=("optim.warmup_steps=5",)),
+    "optim.schedule_unit": Key(M, "epoch", context=("optim.warmup_steps=5", "train.batch_size=64")),
+    "optim.cosine_peak": Key(M, 1.3, context=("optim.schedule=cosine",)),
     "eff_wd": Key(M, 3e-3),  # sweeps/eff_wd.yaml: lr = eff_wd / wd
     # --- train ---
     "train.epochs": Key(P, 31),  # resume may raise it (grok.store.contract)
     "train.batch_size": Key(P, 64),
+    "train.sampling": Key(P, "random_batch", context=("train.batch_size=64",)),
     "train.eval_every": Key(M, 3),
     "train.eval_batch_size": Key(P, 100),  # chunked sums round differently
     "train.loss_dtype": Key(P, "float32"),
@@ -121,6 +135,8 @@ KEYS: dict[str, Key] = {
     # --- measures ---
     "measures.every": Key(M, 4),
     "measures.names": Key(M, ["weights"]),
+    "measures.reversal.ablate": Key(M, "weights", task="reversal"),
+    "measures.reversal.sample": Key(M, 4, task="reversal"),
     "measures.llc.every_factor": Key(M, 2, context=("measures.names=[weights,llc]",)),
     "measures.llc.epsilon": Key(M, 1e-4, context=("measures.names=[weights,llc]",)),
     "measures.llc.localization": Key(M, 10.0, context=("measures.names=[weights,llc]",)),

@@ -145,6 +145,7 @@ def cases(scopes: tuple[keys.Scope, ...]) -> list[tuple[str, str, list[str]]]:
         if entry.scope not in scopes or "*" in key or entry.example is None:
             continue
         tasks = [o for g, o in definitions().get(key, []) if g == "task" and o in TASKS]
+        tasks = tasks or ([entry.task] if entry.task else [])
         if tasks:
             out += [(f"{key}[{t}]", key, base_for(key, t)) for t in tasks]
         else:

@@ -15,6 +15,8 @@ from grok.measures.modular import FourierMeasure
 from grok.measures.tasks import FractionMeasure, ReversalMeasure, SineMeasure
 from grok.measures.weights import WeightMeasure
 
+# outputs: zero each attention / MLP output (hooks); weights: zero W_O / W_out (seed 004)
+ABLATIONS = ("outputs", "weights")
 MEASURES: dict[str, type[Measure]] = {
     m.name: m
     for m in (WeightMeasure, FourierMeasure, SineMeasure, ReversalMeasure, FractionMeasure)
@@ -32,6 +34,18 @@ def validate(cfg: Any) -> list[str]:
     unknown = [n for n in names if n not in (*MEASURES, "llc")]
     if unknown:
         errors.append(f"measures.names: unknown {unknown}; allowed are {[*MEASURES, 'llc']}")
+    reversal = cfg.get("reversal") or {}
+    if reversal.get("ablate", "outputs") not in ABLATIONS:
+        errors.append(
+            f"measures.reversal.ablate={reversal.get('ablate')!r}: allowed are {list(ABLATIONS)}"
+        )
+    sample = reversal.get("sample")
+    bad = not isinstance(sample, int) or isinstance(sample, bool) or sample < 1
+    if sample is not None and bad:
+        errors.append(
+            f"measures.reversal.sample={sample!r}: must be null (the whole holdout) "
+            "or an integer >= 1"
+        )
     return errors
 
 

@@ -5,8 +5,11 @@ per-position loss ``loss_fn(model, input_ids) -> [B, T-1]``. Our examples are no
 token sequences (sine inputs are reals), so each item is ``[index, 0]`` and the loss
 looks the example up: the task's own loss on the member's train split (for
 classification, cross-entropy at the read positions: the last one for modular tasks).
-Defaults are seed 002's calibration: SGLD step 3e-3, localization 5, n*beta 2, 500
-draws. Calibrate for your model before trusting a value:
+Defaults: SGLD step 3e-3, localization 5, n*beta 2, 2 chains of 500 draws. These are
+grok's, not seed 002's: the seed estimated every checkpoint (every 500 steps) with step
+1e-3, localization 5, n*beta 2, 1 chain of 75 draws, after a loss-trace check on the final
+model at step 0.03 (3 chains, 1,500 draws); ``experiment=fraction_seed`` runs it that way.
+Calibrate for your model before trusting a value:
 
     python -m grok.measures.llc RUN_DIR [--epsilons 1e-4 3e-4 1e-3 3e-3] [--nbetas 1 2 10 30]
 """
@@ -27,7 +30,7 @@ from torch.utils.data import Dataset
 
 from grok.measures.base import Measure, MemberView
 
-DEFAULTS = {  # seed 002
+DEFAULTS = {  # grok's (seed 002's values: conf/experiment/fraction_seed.yaml)
     "epsilon": 3e-3,
     "localization": 5.0,
     "nbeta": 2.0,

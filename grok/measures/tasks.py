@@ -61,12 +61,25 @@ def _attention_patterns(view: MemberView, x: Tensor) -> list[Tensor]:
 
 
 class ReversalMeasure(Measure):
-    """Seed 004's study: attention mass on the mirrored input position per layer and head, and
-    the accuracy drop when zero-ablating each attention and each MLP output (hooks, removed
-    afterwards)."""
+    """Seed 004's study: attention mass on the mirrored input position per layer and head;
+    the accuracy drop when ablating each attention and each MLP; and the seed's comparison
+    of the final residual stream with the token embeddings.
+
+    ``measures.reversal.ablate``: ``outputs`` zeroes each attention / MLP output (a hook,
+    biases included); ``weights`` zeroes W_O / W_out and keeps the biases, as seed 004
+    does (it reports layer-0 attention and both MLPs; every layer is ablated here).
+    ``measures.reversal.sample``: holdout examples read (null: the whole holdout, as the
+    seed evaluates).
+    """
 
     name = "reversal"
     sample = 2048
+
+    def __init__(self, cfg: Any = None):
+        super().__init__(cfg)
+        opts = (cfg or {}).get("reversal") or {}
+        self.ablate = opts.get("ablate", "outputs")
+        self.sample = opts.get("sample", self.sample)
 
     def applies(self, task: Any) -> bool:
         return isinstance(task, ReversalTask)
@@ -74,8 +87,7 @@ class ReversalMeasure(Measure):
     @torch.no_grad()
     def compute(self, view: MemberView) -> dict[str, Any]:
         task: ReversalTask = view.task
-        x = view.test.x[: self.sample]
-        y = view.test.y[: self.sample]
+        x, y = view.test.x[: self.sample], view.test.y[: self.sample]
         L = task.length
         # Output position q (L..2L-1) predicts y_{q-L} = x_{2L-1-q} + 1, and x_j sits at
         # position 1 + j: the mirrored input of query q is position 2L - q.
@@ -89,10 +101,17 @@ class ReversalMeasure(Measure):
         base = self._accuracy(view, x, y, None)
         row["reversal/acc"] = base
         for layer in range(view.model_cfg.n_layers):
-            for part in ("attn_out", "mlp_out"):
-                hook = f"blocks.{layer}.hook_{part}"
-                row[f"reversal/ablate_{part}_L{layer}"] = base - self._accuracy(view, x, y, hook)
-        return row
+            if self.ablate == "weights":
+                for module, weight in (("attn", "W_O"), ("mlp", "W_out")):
+                    acc = self._without_weight(view, x, y, f"blocks.{layer}.{module}.{weight}")
+                    row[f"reversal/ablate_{weight}_L{layer}"] = base - acc
+            else:
+                for part in ("attn_out", "mlp_out"):
+                    hook = f"blocks.{layer}.hook_{part}"
+                    row[f"reversal/ablate_{part}_L{layer}"] = base - self._accuracy(
+                        view, x, y, hook
+                    )
+        return {**row, **self._embedding_match(view, x, y)}
 
     @staticmethod
     def _accuracy(view: MemberView, x: Tensor, y: Tensor, ablate: str | None) -> float:
@@ -100,6 +119,38 @@ class ReversalMeasure(Measure):
         logits = view.model.run_with_hooks(x, fwd_hooks=hooks)
         pred = logits[:, view.read_pos].argmax(-1)
         return float((pred == y).double().mean())
+
+    @classmethod
+    def _without_weight(cls, view: MemberView, x: Tensor, y: Tensor, name: str) -> float:
+        """Accuracy with one weight zeroed in place (seed 004's ``ablate_linear_weight``),
+        restored afterwards."""
+        weight = view.model.get_parameter(name)
+        backup = weight.detach().clone()
+        weight.zero_()
+        try:
+            return cls._accuracy(view, x, y, None)
+        finally:
+            weight.copy_(backup)
+
+    @staticmethod
+    def _embedding_match(view: MemberView, x: Tensor, y: Tensor) -> dict[str, float]:
+        """Seed 004's ``compare_to_embeddings``: cosine of the last block's resid_post at each
+        output position with the embeddings of the symbols; how often the closest is the
+        target, and the mean cosine with the target's embedding."""
+        _, resid = view.model(x, read_pos=view.read_pos, return_resid=True)
+        cos = embedding_cosines(resid, view.model.W_E[: view.task.vocab])
+        return {
+            "reversal/embed_cos_match": float((cos.argmax(-1) == y).double().mean()),
+            "reversal/embed_cos_target": float(cos.gather(-1, y[..., None]).double().mean()),
+        }
+
+
+def embedding_cosines(resid: Tensor, embeddings: Tensor) -> Tensor:
+    """Cosine similarity [..., tokens] of residual vectors [..., d] with embedding rows, with
+    seed 004's clamp of each norm at 1e-9."""
+    unit = resid / resid.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    rows = embeddings / embeddings.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    return unit @ rows.T
 
 
 class FractionMeasure(Measure):

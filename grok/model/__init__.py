@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from grok.model.transformer import ACTIVATIONS, INITS, Transformer, TransformerConfig
+from grok.model.init import BIAS_INITS, INITS, IO_INITS
+from grok.model.transformer import ACTIVATIONS, LN_POSITIONS, Transformer, TransformerConfig
 
 _POSITIVE = ("n_layers", "n_heads", "d_model", "d_head", "d_mlp")
 
@@ -30,6 +31,40 @@ def validate(cfg: Any) -> list[str]:
     init_std = cfg.get("init_std")
     if init_std is not None and not (isinstance(init_std, int | float) and init_std > 0):
         errors.append(f"model.init_std={init_std!r}: must be null (0.8/sqrt(d_model)) or > 0")
+    return errors + _seed_option_problems(cfg)
+
+
+def _seed_option_problems(cfg: Any) -> list[str]:
+    """The options that reproduce the seeds' architectures and inits."""
+    errors = []
+    for key, allowed, default in (
+        ("io_init", IO_INITS, "scheme"),
+        ("bias_init", BIAS_INITS, "zero"),
+        ("ln_position", LN_POSITIONS, "pre"),
+    ):
+        if cfg.get(key, default) not in allowed:
+            errors.append(f"model.{key}={cfg.get(key)!r}: allowed are {list(allowed)}")
+    if cfg.get("ln_position", "pre") == "post" and cfg.get("normalization") != "LN":
+        errors.append(
+            f"model.ln_position=post: needs model.normalization=LN "
+            f"(got {cfg.get('normalization')!r}); post-LN without a LayerNorm is pre-LN"
+        )
+    if not isinstance(cfg.get("ln_final", True), bool):
+        errors.append(f"model.ln_final={cfg.get('ln_final')!r}: must be true or false")
+    if cfg.get("unembed_bias") not in (None, True, False):
+        errors.append(
+            f"model.unembed_bias={cfg.get('unembed_bias')!r}: must be null (as model.bias), "
+            "true or false"
+        )
+    rate = cfg.get("dropout", 0.0)
+    if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate < 1:
+        errors.append(f"model.dropout={rate!r}: must be a number in [0, 1)")
+    steps = cfg.get("dropout_steps")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 0):
+        errors.append(
+            f"model.dropout_steps={steps!r}: must be null (dropout throughout training) "
+            "or an integer >= 0"
+        )
     return errors
 
 
@@ -52,6 +87,11 @@ def model_config(cfg: Any, task: Any) -> TransformerConfig:
         init=str(cfg.get("init", "normal")),
         init_gain=float(cfg.get("init_gain", 1.0)),
         input_kind=task.input_kind,
+        ln_position=str(cfg.get("ln_position", "pre")),
+        ln_final=bool(cfg.get("ln_final", True)),
+        unembed_bias=cfg.get("unembed_bias"),
+        io_init=str(cfg.get("io_init", "scheme")),
+        bias_init=str(cfg.get("bias_init", "zero")),
     )
 
 

@@ -23,10 +23,12 @@ from torch import Tensor, nn
 from transformer_lens import ActivationCache, HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
+from grok.model.init import BIAS_INITS, INITS, IO_INITS, init_weights
+
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "gelu_new": lambda x: F.gelu(x, approximate="tanh")}
 NORMALIZATIONS = (None, "LN")
 INPUT_KINDS = ("tokens", "scalar")
-INITS = ("normal", "xavier_normal")
+LN_POSITIONS = ("pre", "post")
 
 
 @dataclass(frozen=True)
@@ -46,18 +48,29 @@ class TransformerConfig:
     bias: bool = False  # False: biases exist as zero buffers (seed 001 froze them at 0)
     causal: bool = True
     init_std: float | None = None  # None: 0.8/sqrt(d_model), HookedTransformer's "gpt2" init
-    init: str = "normal"  # or "xavier_normal" (seed 002), scaled by init_gain
+    init: str = "normal"  # or "xavier_normal" / "xavier_normal_packed" (seed 002), x init_gain
     init_gain: float = 1.0
     input_kind: str = "tokens"  # "scalar": one real number per example (seed 000's k)
     attn_only: bool = False
+    ln_position: str = "pre"  # "post": LN after each residual add (seed 002's encoder layers)
+    ln_final: bool = True  # False: no LN before the unembedding (seeds 000 and 002)
+    unembed_bias: bool | None = None  # trainable b_U; None: as ``bias`` (seed 000: True)
+    io_init: str = "scheme"  # "linear": W_E (scalar input) and W_U as nn.Linear (seed 000)
+    bias_init: str = "zero"  # "linear": nn.Linear's U(+-1/sqrt(fan_in)) (grok/model/init.py)
 
     def __post_init__(self) -> None:
         if self.act_fn not in ACTIVATIONS:
             raise ValueError(f"act_fn={self.act_fn!r}; allowed: {sorted(ACTIVATIONS)}")
         if self.input_kind not in INPUT_KINDS:
             raise ValueError(f"input_kind={self.input_kind!r}; allowed: {INPUT_KINDS}")
-        if self.init not in INITS:
-            raise ValueError(f"init={self.init!r}; allowed: {INITS}")
+        for name, allowed in (
+            ("init", INITS),
+            ("io_init", IO_INITS),
+            ("bias_init", BIAS_INITS),
+            ("ln_position", LN_POSITIONS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r}; allowed: {allowed}")
         if self.normalization_type not in NORMALIZATIONS:
             raise ValueError(
                 f"normalization_type={self.normalization_type!r}; allowed: None or 'LN'"
@@ -139,6 +152,11 @@ def _norm(cfg: TransformerConfig) -> nn.Module:
     return LayerNorm(cfg) if cfg.normalization_type == "LN" else nn.Identity()
 
 
+def _dropped(x: Tensor, mask: Tensor | None) -> Tensor:
+    """Dropout with a given mask (keep / (1 - p), drawn outside the forward, per member)."""
+    return x if mask is None else x * mask
+
+
 class Attention(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
@@ -159,8 +177,11 @@ class Attention(nn.Module):
         out = torch.einsum("bpd,hde->bphe", x, weight)
         return out + bias if self.use_bias else out  # frozen zero biases: skip the add
 
-    def forward(self, x_q: Tensor, x_kv: Tensor, q_pos: slice) -> Tensor:
-        """x_q: [batch, q, d_model] at positions ``q_pos``; x_kv: [batch, k, d_model]."""
+    def forward(
+        self, x_q: Tensor, x_kv: Tensor, q_pos: slice, drop: Tensor | None = None
+    ) -> Tensor:
+        """x_q: [batch, q, d_model] at positions ``q_pos``; x_kv: [batch, k, d_model];
+        ``drop``: a dropout mask [batch, heads, q, k] for the pattern (training only)."""
         q = self.hook_q(self._project(x_q, self.W_Q, self.b_Q))
         k = self.hook_k(self._project(x_kv, self.W_K, self.b_K))
         v = self.hook_v(self._project(x_kv, self.W_V, self.b_V))
@@ -170,7 +191,7 @@ class Attention(nn.Module):
             future = k_pos[None, :] > k_pos[q_pos][:, None]
             scores = scores.masked_fill(future, float("-inf"))
         scores = self.hook_attn_scores(scores)
-        pattern = self.hook_pattern(scores.softmax(dim=-1))
+        pattern = _dropped(self.hook_pattern(scores.softmax(dim=-1)), drop)
         z = self.hook_z(torch.einsum("bkhe,bhqk->bqhe", v, pattern))
         out = torch.einsum("bqhe,hed->bqd", z, self.W_O)
         return out + self.b_O if self.use_bias else out
@@ -188,17 +209,19 @@ class MLP(nn.Module):
         self.hook_pre = HookPoint()
         self.hook_post = HookPoint()
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(output, neuron activations): measures read the activations without hooks."""
+    def forward(self, x: Tensor, drop: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(output, neuron activations): measures read the activations without hooks.
+        ``drop``: a dropout mask for the activations (training only)."""
         pre = x @ self.W_in
         post = self.hook_post(self.act(self.hook_pre(pre + self.b_in if self.use_bias else pre)))
-        out = post @ self.W_out
+        out = _dropped(post, drop) @ self.W_out
         return (out + self.b_out if self.use_bias else out), post
 
 
 class TransformerBlock(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
+        self.post_ln = cfg.ln_position == "post"
         self.ln1 = _norm(cfg)
         self.attn = Attention(cfg)
         self.attn_only = cfg.attn_only
@@ -208,25 +231,38 @@ class TransformerBlock(nn.Module):
         for hook in ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post"):
             setattr(self, f"hook_{hook}", HookPoint())
 
-    def forward(self, resid: Tensor, q_pos: slice | None = None) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self,
+        resid: Tensor,
+        q_pos: slice | None = None,
+        drop: dict[str, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
         """q_pos: the positions whose outputs are needed (all when None).
 
         Keys and values always see every position; queries, the MLP and the
-        rest of the residual stream are computed only at ``q_pos``.
+        rest of the residual stream are computed only at ``q_pos``. ``drop``: dropout
+        masks by site (``grok.model.dropout``), during training steps only. Pre-LN (TL):
+        x + attn(ln1(x)), then + mlp(ln2(.)); post-LN (torch's encoder layer, seed 002):
+        ln1(x + attn(x)), then ln2(. + mlp(.)).
         """
+        drop = drop or {}
         resid = self.hook_resid_pre(resid)
-        normed = self.ln1(resid)
+        normed = resid if self.post_ln else self.ln1(resid)
         if q_pos is None:
             q_pos = slice(None)
             resid_q, normed_q = resid, normed
         else:
             resid_q, normed_q = resid[:, q_pos], normed[:, q_pos]
-        attn_out = self.hook_attn_out(self.attn(normed_q, normed, q_pos))
-        resid = self.hook_resid_mid(resid_q + attn_out)
+        attn = self.attn(normed_q, normed, q_pos, drop.get("pattern"))
+        attn_out = self.hook_attn_out(_dropped(attn, drop.get("attn_out")))
+        resid = resid_q + attn_out
+        resid = self.hook_resid_mid(self.ln1(resid) if self.post_ln else resid)
         post = None
         if not self.attn_only:
-            mlp_out, post = self.mlp(self.ln2(resid))
-            resid = resid + self.hook_mlp_out(mlp_out)
+            mlp_out, post = self.mlp(resid if self.post_ln else self.ln2(resid), drop.get("post"))
+            resid = resid + self.hook_mlp_out(_dropped(mlp_out, drop.get("mlp_out")))
+            if self.post_ln:
+                resid = self.ln2(resid)
         return self.hook_resid_post(resid), post
 
 
@@ -234,8 +270,9 @@ class Unembed(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.W_U = nn.Parameter(torch.empty(cfg.d_model, cfg.d_vocab_out))
-        _bias(self, "b_U", (cfg.d_vocab_out,), cfg.bias)
-        self.use_bias = cfg.bias
+        trainable = cfg.bias if cfg.unembed_bias is None else cfg.unembed_bias
+        _bias(self, "b_U", (cfg.d_vocab_out,), trainable)
+        self.use_bias = trainable
 
     def forward(self, x: Tensor) -> Tensor:
         if self.W_U.shape[1] == 1:
@@ -258,7 +295,7 @@ class Transformer(HookedRootModule):
         self.pos_embed = PosEmbed(cfg)
         self.hook_pos_embed = HookPoint()
         self.blocks = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layers))
-        self.ln_final = _norm(cfg)
+        self.ln_final = _norm(cfg) if cfg.ln_final else nn.Identity()
         self.unembed = Unembed(cfg)
         self.setup()
 
@@ -268,6 +305,7 @@ class Transformer(HookedRootModule):
         read_pos: slice | None = None,
         return_neurons: bool = False,
         return_resid: bool = False,
+        dropout: list[dict[str, Tensor]] | None = None,
     ) -> Tensor | tuple[Tensor, ...]:
         """Logits [batch, pos, d_vocab_out]; only at ``read_pos`` when given.
 
@@ -277,6 +315,7 @@ class Transformer(HookedRootModule):
         ``return_resid`` the residual stream that ``ln_final`` and the unembedding
         read there (``hook_resid_post`` of the last block), in that order after the
         logits: measures run under ``torch.vmap``, where hooks are not available.
+        ``dropout``: one dict of masks per block (``grok.model.dropout``), for training steps.
         """
         squeeze = tokens.ndim == 1 and self.cfg.input_kind == "tokens"
         if squeeze:
@@ -285,7 +324,8 @@ class Transformer(HookedRootModule):
         resid = embed + self.hook_pos_embed(self.pos_embed(embed))
         post = None
         for i, block in enumerate(self.blocks):
-            resid, post = block(resid, read_pos if i == len(self.blocks) - 1 else None)
+            q_pos = read_pos if i == len(self.blocks) - 1 else None
+            resid, post = block(resid, q_pos, dropout[i] if dropout is not None else None)
         logits = self.unembed(self.ln_final(resid))
         if squeeze:
             logits, resid = logits[0], resid[0]
@@ -305,35 +345,10 @@ class Transformer(HookedRootModule):
 
     def init_weights(self, seed: int) -> None:
         """HookedTransformer's default init: N(0, initializer_range) for every W_*;
-        or xavier-normal (seed 002) with ``init_gain``, fans taken from each weight's
-        role as a matrix (W_Q: d_model -> heads*d_head; W_O: heads*d_head -> d_model).
-
-        Uses a private generator so the result depends on ``seed`` alone, not on
-        what else ran in the process (needed for fused packs to match lone runs).
-        """
-        gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        with torch.no_grad():
-            for name, param in self.named_parameters():
-                leaf = name.rsplit(".", 1)[-1]
-                if leaf.startswith("W_"):
-                    std = self._init_std(leaf, param.shape)
-                    sample = torch.randn(param.shape, generator=gen, dtype=torch.float32) * std
-                    param.copy_(sample.to(param.dtype))
-                elif leaf == "w":
-                    param.fill_(1.0)
-                else:
-                    param.zero_()
-
-    def _init_std(self, leaf: str, shape: torch.Size) -> float:
-        if self.cfg.init == "normal":
-            return self.cfg.initializer_range
-        if len(shape) == 3:  # [heads, a, b]: W_O maps heads*a -> b, the others a -> heads*b
-            fan_sum = (
-                shape[0] * shape[1] + shape[2] if leaf == "W_O" else shape[1] + shape[0] * shape[2]
-            )
-        else:
-            fan_sum = shape[0] + shape[1]
-        return self.cfg.init_gain * math.sqrt(2.0 / fan_sum)
+        or xavier-normal (seed 002) with ``init_gain``; the seeds' torch inits on request
+        (``grok/model/init.py``). A private generator: the result depends on ``seed`` alone,
+        not on what else ran in the process (fused packs match lone runs)."""
+        init_weights(self, seed)
 
     # Weight views with HookedTransformer's names and shapes (stacked over layers).
     @property

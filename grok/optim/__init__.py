@@ -9,7 +9,7 @@ from typing import Any
 from torch import Tensor
 
 from grok.errors import ConfigError
-from grok.optim.schedule import SCHEDULES, Schedule
+from grok.optim.schedule import SCHEDULE_UNITS, SCHEDULES, Schedule
 from grok.optim.stacked import SGD, Adam, AdamW, StackedOptimizer
 
 OPTIMIZERS: dict[str, type[StackedOptimizer]] = {"adamw": AdamW, "adam": Adam, "sgd": SGD}
@@ -49,25 +49,49 @@ def validate(cfg: Any) -> list[str]:
     floor = cfg.get("min_lr_ratio", 0.0)
     if not _number(floor) or not 0 <= floor <= 1:
         errors.append(f"optim.min_lr_ratio={floor!r}: must be a number in [0, 1]")
+    errors += _schedule_shape_problems(cfg)
     clip = cfg.get("clip_grad_norm")
     if clip is not None and not (_number(clip) and clip > 0):
         errors.append(f"optim.clip_grad_norm={clip!r}: must be null (no clipping) or > 0")
     return errors
 
 
+def _schedule_shape_problems(cfg: Any) -> list[str]:
+    """The options that reproduce seed 004's schedule (grok/optim/schedule.py)."""
+    errors = []
+    offset = cfg.get("warmup_offset", 0)
+    if offset not in (0, 1) or isinstance(offset, bool):
+        errors.append(
+            f"optim.warmup_offset={offset!r}: allowed are 0 (first factor 0, Nanda et al.) "
+            "and 1 (first factor 1/warmup_steps, seed 004)"
+        )
+    peak = cfg.get("cosine_peak", 1.0)
+    if not _number(peak) or not peak > 0:
+        errors.append(f"optim.cosine_peak={peak!r}: must be a finite number > 0")
+    unit = cfg.get("schedule_unit", "step")
+    if unit not in SCHEDULE_UNITS:
+        errors.append(f"optim.schedule_unit={unit!r}: allowed are {list(SCHEDULE_UNITS)}")
+    return errors
+
+
 def build_optimizer(
-    params: dict[str, Tensor], members: Sequence[Any], total_steps: int | None = None
+    params: dict[str, Tensor],
+    members: Sequence[Any],
+    total_steps: int | None = None,
+    steps_per_epoch: int = 1,
 ) -> StackedOptimizer:
-    """``members``: each member's ``optim`` config node; ``total_steps`` for schedules."""
+    """``members``: each member's ``optim`` config node; ``total_steps`` and
+    ``steps_per_epoch`` for schedules."""
     name = members[0].name
     if name not in OPTIMIZERS:
         raise ConfigError(f"optim.name={name!r}: allowed optimizers are {list(OPTIMIZERS)}")
-    return OPTIMIZERS[name](params, members, total_steps)
+    return OPTIMIZERS[name](params, members, total_steps, steps_per_epoch=steps_per_epoch)
 
 
 __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
+    "SCHEDULE_UNITS",
     "SGD",
     "Adam",
     "AdamW",

@@ -34,7 +34,11 @@ class StackedOptimizer:
     """Base: per-member hyperparameters as float64 [M] tensors, a shared step counter."""
 
     def __init__(
-        self, params: dict[str, Tensor], members: Sequence[Any], total_steps: int | None = None
+        self,
+        params: dict[str, Tensor],
+        members: Sequence[Any],
+        total_steps: int | None = None,
+        steps_per_epoch: int = 1,
     ):
         if len({m.name for m in members}) != 1:
             raise ConfigError(f"one pack needs one optimizer, got {[m.name for m in members]}")
@@ -43,7 +47,7 @@ class StackedOptimizer:
         self.n_members = len(members)
         self.lr = column([m.lr for m in members], device)
         self.wd = column([m.wd for m in members], device)
-        self.schedule = Schedule(members, total_steps, device)
+        self.schedule = Schedule(members, total_steps, device, steps_per_epoch)
         clips = [m.get("clip_grad_norm") for m in members]
         self.clipping = any(c is not None for c in clips)
         self.clip = column([math.inf if c is None else c for c in clips], device)
@@ -125,8 +129,8 @@ class AdamW(StackedOptimizer):
 
     decoupled = True
 
-    def __init__(self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None):
-        super().__init__(params, members, total_steps)
+    def __init__(self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None, **kw):
+        super().__init__(params, members, total_steps, **kw)
         device = next(iter(params.values())).device
         self.beta1 = column([m.betas[0] for m in members], device)
         self.beta2 = column([m.betas[1] for m in members], device)
@@ -166,8 +170,8 @@ class Adam(AdamW):
 class SGD(StackedOptimizer):
     """torch.optim.SGD with momentum / dampening 0 / optional Nesterov; wd as L2."""
 
-    def __init__(self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None):
-        super().__init__(params, members, total_steps)
+    def __init__(self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None, **kw):
+        super().__init__(params, members, total_steps, **kw)
         device = next(iter(params.values())).device
         self.momentum = column([m.get("momentum", 0.0) for m in members], device)
         self.nesterov = torch.tensor(

@@ -9,6 +9,9 @@ from grok.train.trainer import PackTrainer, metric_names, train_pack
 
 LOSS_DTYPES = ("float64", "float32")
 RESUME = ("auto", True, False)
+# shuffle: an epoch passes over the shuffled train split in batches; random_batch: an epoch
+# is one step on a fresh random batch (seed 002), so train.epochs counts steps.
+SAMPLINGS = ("shuffle", "random_batch")
 
 
 def _positive_int(cfg: Any, key: str, errors: list[str], allow_null: bool = False) -> None:
@@ -32,6 +35,14 @@ def validate(cfg: Any) -> list[str]:
         )
     if cfg.get("fuse", "auto") not in ("auto", True, False):
         errors.append(f"train.fuse={cfg.get('fuse')!r}: allowed are auto, true, false")
+    sampling = cfg.get("sampling", "shuffle")
+    if sampling not in SAMPLINGS:
+        errors.append(f"train.sampling={sampling!r}: allowed are {list(SAMPLINGS)}")
+    elif sampling == "random_batch" and cfg.get("batch_size") is None:
+        errors.append(
+            "train.sampling=random_batch: needs train.batch_size (each epoch is one step "
+            "on that many examples drawn at random)"
+        )
     if cfg.get("resume") not in RESUME:
         errors.append(f"train.resume={cfg.get('resume')!r}: allowed are auto, true, false")
     return errors

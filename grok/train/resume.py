@@ -75,6 +75,8 @@ def _load(trainer: PackTrainer, saved: list[tuple[dict, dict]]) -> None:
             p[i].copy_(weights[name].to(trainer.device))
         trainer.optimizer.load_member_state(i, state["optimizer"])
         trainer.shuffle_gens[i].set_state(state["shuffle_rng"])
+        if "dropout_rng" in state:
+            trainer.dropouts[i].generator.set_state(state["dropout_rng"])
         trainer.rows_written[i] = state["metrics_rows"]
         store.truncate_metrics(state["metrics_rows"])
         trainer.wall_before = max(trainer.wall_before, state["wall_seconds"])
@@ -97,6 +99,7 @@ def save(trainer: PackTrainer, epoch: int, wall: float) -> None:
         state = {
             "optimizer": trainer.optimizer.member_state(i),
             "shuffle_rng": trainer.shuffle_gens[i].get_state(),
+            "dropout_rng": trainer.dropouts[i].generator.get_state().cpu(),
             "metrics_rows": trainer.rows_written[i],
             "wall_seconds": wall,
         }

@@ -36,6 +36,7 @@ from grok.errors import ConfigError
 from grok.measures import build_measures
 from grok.measures.base import Examples, MemberView
 from grok.model import Transformer, model_config
+from grok.model.dropout import DropoutStream, Masks, mask_shapes, pack_masks
 from grok.optim import build_optimizer
 from grok.store import RunStore
 from grok.task import build_task
@@ -71,6 +72,9 @@ class PackTrainer:
         self.loss_dtype = getattr(torch, shared("train.loss_dtype"))
         self.epochs = int(shared("train.epochs"))
         self.batch_size = shared("train.batch_size")
+        # shuffle: an epoch is a pass over the shuffled split; random_batch: an epoch is one
+        # step on a fresh random batch (seed 002's new DataLoader iterator at every step).
+        self.random_batch = shared("train.sampling", "shuffle") == "random_batch"
         self.log_every = int(shared("train.log_every"))
         self.checkpoint_every = int(shared("train.checkpoint_every"))
         self.params = self._init_params()
@@ -87,11 +91,20 @@ class PackTrainer:
         if self.batch_size is not None and len(set(self.train_data.sizes)) != 1:
             raise ConfigError("minibatch packs need equal train sizes (same task.train_frac)")
         steps = (
-            1 if self.batch_size is None else math.ceil(self.train_data.sizes[0] / self.batch_size)
+            1
+            if self.batch_size is None or self.random_batch
+            else math.ceil(self.train_data.sizes[0] / self.batch_size)
         )
+        self.steps_per_epoch = steps
+        self.steps_done = 0  # optimizer steps so far (host-side: deciding never syncs)
         self.optimizer = build_optimizer(
-            self.params, [m.cfg.optim for m in members], total_steps=self.epochs * steps
+            self.params,
+            [m.cfg.optim for m in members],
+            total_steps=self.epochs * steps,
+            steps_per_epoch=steps,
         )
+        self.dropouts = [DropoutStream.of(m.cfg.model, self.device) for m in members]
+        self.any_dropout = any(d.rate > 0 for d in self.dropouts)
         self.shuffle_gens = [
             torch.Generator().manual_seed(int(m.cfg.model.seed) * 1_000_003 + t.data_seed)
             for m, t in zip(members, self.tasks, strict=True)
@@ -171,17 +184,34 @@ class PackTrainer:
         return self.failure[i] is None
 
     # --- math ----------------------------------------------------------------------
-    def forward(self, params: dict[str, Tensor], x: Tensor) -> Tensor:
-        """Logits [M, n, len(read_pos), C] for inputs [M, n, n_ctx]."""
+    def forward(self, params: dict[str, Tensor], x: Tensor, masks: Masks | None = None) -> Tensor:
+        """Logits [M, n, len(read_pos), C] for inputs [M, n, n_ctx]; ``masks``: dropout
+        masks [M, n, ...] (training steps of members with dropout)."""
+        if masks is not None:
+
+            def dropped(p: dict[str, Tensor], tokens: Tensor, m: Masks) -> Tensor:
+                kwargs = {"read_pos": self.read_pos, "dropout": m}
+                return functional_call(self.template, p, (tokens,), kwargs)
+
+            return torch.vmap(dropped)(params, x, masks)
 
         def one(p: dict[str, Tensor], tokens: Tensor) -> Tensor:
             return functional_call(self.template, p, (tokens,), {"read_pos": self.read_pos})
 
         return torch.vmap(one)(params, x)
 
-    def member_losses(self, params: dict[str, Tensor], data: SplitTensors) -> Tensor:
-        logits = self.forward(params, data.x)
+    def member_losses(
+        self, params: dict[str, Tensor], data: SplitTensors, masks: Masks | None = None
+    ) -> Tensor:
+        logits = self.forward(params, data.x, masks)
         return data.mean(self.task.loss_terms(logits, data.y, self.loss_dtype))
+
+    def dropout_masks(self, group: slice, batch: int) -> Masks | None:
+        """The group's dropout masks for the next step (None: nobody drops)."""
+        if not self.any_dropout:
+            return None
+        shapes = mask_shapes(self.model_cfgs[0], batch, self.read_pos)
+        return pack_masks(self.dropouts[group], self.steps_done, shapes)
 
     def parts(self, data: SplitTensors) -> list[SplitTensors]:
         """``data`` split as ``self.groups`` (the whole pack, or each member unpadded)."""
@@ -191,10 +221,12 @@ class PackTrainer:
         updates = []
         for group, part in zip(self.groups, self.parts(data), strict=True):
             params = {k: v[group] for k, v in self.params.items()}
-            loss = self.member_losses(params, part).sum()  # members independent
+            masks = self.dropout_masks(group, part.x.shape[1])
+            loss = self.member_losses(params, part, masks).sum()  # members independent
             grads = torch.autograd.grad(loss, list(params.values()))
             updates.append((group, dict(zip(params, grads, strict=True))))
         self.optimizer.step_groups(updates)
+        self.steps_done += 1
 
     def train_epoch(self) -> None:
         if self.batch_size is None:
@@ -204,6 +236,13 @@ class PackTrainer:
                 self._step(self.train_data)
             return
         n = self.train_data.sizes[0]
+        if self.random_batch:
+            # Seed 002: each step takes the first batch of a freshly shuffled split.
+            batch = torch.stack(
+                [torch.randperm(n, generator=g)[: self.batch_size] for g in self.shuffle_gens]
+            )
+            self._step(self.train_data.select(batch.to(self.device)))
+            return
         order = torch.stack([torch.randperm(n, generator=g) for g in self.shuffle_gens])
         order = order.to(self.device)
         for start in range(0, n, self.batch_size):
@@ -216,8 +255,8 @@ class PackTrainer:
         graph removes the CPU launch cost that otherwise dominates on a GPU. The
         warm-up steps the capture needs are undone, so numbers match eager mode.
         """
-        if self.device.type != "cuda" or self.batch_size is not None:
-            return False
+        if self.device.type != "cuda" or self.batch_size is not None or self.any_dropout:
+            return False  # dropout masks change every step: nothing to replay
         saved = self._snapshot()
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
@@ -340,6 +379,7 @@ class PackTrainer:
     def _fit(self) -> list[dict[str, Any]]:
         start = resume.restore(self)
         self.start_epoch = self.epoch = start
+        self.steps_done = start * self.steps_per_epoch
         resume.write_start(self)
         for member in self.members:
             for sink in member.sinks:
