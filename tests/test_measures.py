@@ -174,7 +174,12 @@ def test_measures_run_for_every_member_of_a_pack_as_they_would_alone(tmp_path):
         ("experiment=sine_seed", ["sine/k_pc1", "sine/pos_pc1", "sine/pos_neighbor_cos"]),
         (
             "experiment=reversal_seed",
-            ["reversal/mirror_attn_L0H0", "reversal/ablate_mlp_out_L1", "reversal/acc"],
+            [
+                "reversal/mirror_attn_L0H0",
+                "reversal/ablate_W_out_L1",
+                "reversal/acc",
+                "reversal/embed_cos_match",
+            ],
         ),
         ("experiment=fraction_seed", ["fraction/x_attn_L0", "fraction/x_token_share"]),
     ],
@@ -198,7 +203,7 @@ def test_task_measures_land_in_the_metrics(tmp_path, preset, keys):
     for key in keys:
         assert key in last and math.isfinite(last[key]), key
     if "reversal" in preset:
-        assert -1 <= last["reversal/ablate_mlp_out_L1"] <= 1
+        assert -1 <= last["reversal/ablate_W_out_L1"] <= 1  # the preset ablates weights
 
 
 @pytest.mark.slow

@@ -205,7 +205,7 @@ TASK_VIEWS = {
             "task.n_samples=100",
         ],
         "sine_pca",
-        3,
+        4,  # k-embedding PC1, PC2; W_pos PCA; W_pos cosine-similarity matrix (seed 000)
     ),
     "reversal": (
         ["experiment=reversal_seed", "task.length=4", "task.split=random", "train.batch_size=64"],
@@ -240,6 +240,8 @@ def test_task_views_render_from_a_real_run(task, tmp_path):
     run(cfg, run_dir, progress=False)
     figures = {f.name: f for f in run_figures(find_runs(run_dir)[0])}
     assert view in figures and figures[view].traces() == n_traces
+    seed_views = {"sine": "sine_pca", "reversal": "reversal_embeddings", "fraction": "llc"}
+    assert figures[seed_views[task]].traces() >= 2  # the seed's own views (grok/report/seed_views)
     assert "curves" in figures and "progress" in figures
     files = report(run_dir)
     assert {p.stem for p in files["png"]} == set(figures)

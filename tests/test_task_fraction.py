@@ -54,7 +54,13 @@ def test_fraction_seed_preset(tmp_path):
     cfg, summary = launch_preset(tmp_path, "experiment=fraction_seed", "train.epochs=2")
     m, o, t = cfg["model"], cfg["optim"], cfg["train"]
     assert (m["n_layers"], m["n_heads"], m["d_model"], m["d_mlp"]) == (2, 4, 64, 48)
-    assert (m["init"], m["init_gain"]) == ("xavier_normal", 2.0)
+    assert (m["init"], m["init_gain"], m["bias_init"]) == ("xavier_normal_packed", 2.0, "linear")
+    assert (m["ln_position"], m["ln_final"], m["dropout"], m["dropout_steps"]) == (
+        "post",
+        False,
+        0.1,
+        500,
+    )
     assert (o["name"], o["lr"], o["wd"]) == ("adam", 0.01, 0.1) and t["batch_size"] == 256
     assert (cfg["task"]["n_samples"], cfg["task"]["train_frac"]) == (2000, 0.3)
     assert summary["status"] == "done" and "test_mae" in summary["final"]

@@ -77,6 +77,7 @@ def test_reversal_seed_preset(tmp_path):
         1.0,
         "cosine",
     )
-    assert o["warmup_steps"] == 5 * 235 and t["batch_size"] == 256
+    assert (o["warmup_steps"], o["warmup_offset"], o["schedule_unit"]) == (5, 1, "epoch")
+    assert o["cosine_peak"] == 1.3 and t["batch_size"] == 256
     assert cfg["task"]["split"] == "sequential"
     assert summary["status"] == "done" and summary["epochs"] == 1

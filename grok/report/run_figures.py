@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from grok.report.runs import Run
+from grok.report.seed_views import llc_curve, reversal_views, sine_pos_cosine
 from grok.report.spec import Figure, Heatmap, Panel, Series, phase_spans
 
 
@@ -99,7 +100,7 @@ def mechanism(run: Run) -> list[Figure]:
     elif name == "SineTask":
         figures.append(_sine(run, model, task))
     elif name == "ReversalTask":
-        figures.append(_reversal(run))
+        figures += [_reversal(run), reversal_views(run, model, task)]
     elif name == "FractionTask":
         figures.append(_fraction(run, model, task))
     return [f for f in figures if f is not None]
@@ -273,6 +274,7 @@ def _sine(run: Run, model: Any, task: Any) -> Figure:
                 "ratio",
                 [Series(list(range(1, len(ratios) + 1)), ratios, "W_pos", kind="bar")],
             ),
+            sine_pos_cosine(model),
         ],
     )
 
@@ -343,4 +345,4 @@ def _fraction(run: Run, model: Any, task: Any) -> Figure:
 
 
 def run_figures(run: Run) -> list[Figure]:
-    return [*curves(run), *progress(run), *fourier_norms(run), *mechanism(run)]
+    return [*curves(run), *progress(run), *llc_curve(run), *fourier_norms(run), *mechanism(run)]
