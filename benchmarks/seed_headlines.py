@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.seed_transcripts import (  # noqa: E402
+from tests.seed_transcripts import (
     FractionModel,
     SineTransformer,
     TLTransformer,
@@ -33,8 +32,10 @@ from tests.seed_transcripts import (  # noqa: E402
 )
 
 SHORT = {  # launch.py overrides that shorten each preset (the seed runs use the same sizes)
-    "sine": ["task.n_points=25", "model.d_model=32", "model.d_head=8", "model.d_mlp=128"]
-    + ["train.epochs=1500", "train.checkpoint_every=1500"],
+    "sine": [
+        *("task.n_points=25", "model.d_model=32", "model.d_head=8", "model.d_mlp=128"),
+        *("train.epochs=1500", "train.checkpoint_every=1500"),
+    ],
     "reversal": [],  # the full seed 004 run: 40 epochs
     "fraction": ["train.epochs=5000"],  # 5,000 of the seed's 50,000 steps
 }
@@ -233,9 +234,8 @@ def table(which: str, seed_json: str, runs: list[str]) -> None:
 
         print("| | train MSE (epoch 0) | train MSE (final) | test MSE (final) | PC1-k corr |")
         c = seed["curve"]
-        print(
-            f"| seed 000 | {c[0][1]:.4g} | {c[-1][1]:.4g} | {c[-1][2]:.4g} | {seed['pc1_corr']:.6f} |"
-        )
+        corr = seed["pc1_corr"]
+        print(f"| seed 000 | {c[0][1]:.4g} | {c[-1][1]:.4g} | {c[-1][2]:.4g} | {corr:.6f} |")
         for run in runs:
             rows, ck = grok_rows(run), load_checkpoint(run)
             corr = pc1_k_corr(ck.model.embed.W_E[0].detach(), ck.model.embed.b_E.detach(), ck.task)

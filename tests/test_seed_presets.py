@@ -442,3 +442,24 @@ def test_post_ln_and_random_batches_say_what_they_need():
     assert "model.ln_position=post: needs model.normalization=LN" in error
     (error,) = problems(make_cfg("train.sampling=random_batch"))  # full batch by default
     assert "train.sampling=random_batch: needs train.batch_size" in error
+
+
+def test_fused_pack_with_dropout_runs_one_vmap(tmp_path):
+    """train.fuse=true (the GPU path, here on CPU): one vmap over members whose dropout differs
+    (a member that does not drop gets ones); each member still follows its own masks."""
+    from grok.train import train_pack
+    from tests.conftest import read_metrics
+
+    small = [*FRACTION, "train.fuse=true", "train.eval_every=1", "logger=none"]
+    small += ["train.progress=false", "measures.names=[]"]
+    pack = [
+        Member(make_cfg(*small), tmp_path / "0"),
+        Member(make_cfg(*small, "model.dropout=0.0", "model.seed=4"), tmp_path / "1"),
+    ]
+    train_pack(pack, progress=False)
+    train_pack([Member(make_cfg(*small), tmp_path / "alone")], progress=False)
+    packed, alone = read_metrics(tmp_path / "0"), read_metrics(tmp_path / "alone")
+    assert [r["train_loss"] for r in packed] == pytest.approx(
+        [r["train_loss"] for r in alone], rel=1e-5
+    )
+    assert read_metrics(tmp_path / "1")[-1]["train_loss"] != packed[-1]["train_loss"]
