@@ -36,9 +36,12 @@ def make_cfg(*overrides: str) -> DictConfig:
         return compose("config", overrides=list(overrides))
 
 
-def launch(*args: str, cwd: Path, check: bool = True, timeout: int = 600, **popen):
-    """Run ``python launch.py ARGS`` in ``cwd`` (outputs land there), like a user."""
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
+def launch(
+    *args: str, cwd: Path, check: bool = True, timeout: int = 600, env: dict | None = None, **popen
+):
+    """Run ``python launch.py ARGS`` in ``cwd`` (outputs land there), like a user; ``env``
+    adds to the environment."""
+    env = {**os.environ, **(env or {}), "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(
         [sys.executable, str(ROOT / "launch.py"), *args],
         cwd=cwd,

@@ -31,3 +31,34 @@ def test_offline_run_cut_short_by_a_kill_is_replaced_not_duplicated(tmp_path):
     assert runs[-1].summary["status"] == "done" and runs[-1].summary["epochs"] == 60
     logged = (run_dir / "wandb_logged_epoch").read_text().split()
     assert logged[0] == "60" and len(logged) == 3  # the epoch, then both complete runs
+
+
+def test_a_configured_key_without_network_costs_one_bounded_wait(tmp_path):
+    """A compute node with a W&B key but no route out: the server is asked once per process
+    (logger.init_timeout), then every member of the pack logs offline, with one warning."""
+    import socket
+    import time
+
+    from tests.conftest import launch
+
+    blackhole = socket.socket()  # accepts connections (kernel backlog), never answers
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(16)
+    env = {
+        "WANDB_API_KEY": "x" * 40,
+        "WANDB_BASE_URL": f"http://127.0.0.1:{blackhole.getsockname()[1]}",
+    }
+    start = time.monotonic()
+    proc = launch(
+        "-m", *OFFLINE, "logger.mode=auto", "logger.init_timeout=2", "model.seed=0,1",
+        "train.epochs=20", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    elapsed = time.monotonic() - start
+    blackhole.close()
+    assert (proc.stdout + proc.stderr).count("did not answer within 2 s") == 1
+    assert elapsed < 45, elapsed  # not 2 x wandb's own 90 s init timeout
+    runs = sorted(p.parent for p in tmp_path.glob("multirun/*/*/*/*/summary.json"))
+    assert len(runs) == 2
+    for run_dir in runs:
+        (offline,) = offline_runs(run_dir)
+        assert [r["epoch"] for r in offline.history] == [0, 10, 20]
