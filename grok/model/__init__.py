@@ -55,9 +55,4 @@ def model_config(cfg: Any, task: Any) -> TransformerConfig:
     )
 
 
-def architecture_key(cfg: Any) -> tuple:
-    """What must agree for two configs to share stacked parameters (seed and init may differ)."""
-    return tuple(cfg.get(k) for k in (*_POSITIVE, "act_fn", "normalization", "bias", "causal"))
-
-
-__all__ = ["Transformer", "TransformerConfig", "architecture_key", "model_config", "validate"]
+__all__ = ["Transformer", "TransformerConfig", "model_config", "validate"]
