@@ -266,3 +266,39 @@ def suggest(path: str) -> str:
         same = [k for k in known if k.startswith(group + ".")]
         close = difflib.get_close_matches(path, same, n=1, cutoff=0.3)
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+SCOPE_DOC = {
+    Scope.MEMBER: "may differ between the members of a fused pack; part of the run",
+    Scope.PACK: "equal inside a pack; part of the run",
+    Scope.RUNTIME: "equal inside a pack; may change when a run resumes",
+    Scope.FREE: "bookkeeping; may differ anywhere",
+}
+
+
+def markdown() -> str:
+    """docs/config_keys.md: the table as a reference (``python -m grok.keys``)."""
+    lines = [
+        "# Config keys",
+        "",
+        "Generated from `grok/keys.py` by `python -m grok.keys > docs/config_keys.md`",
+        "(a test checks it is current). Scopes:",
+        "",
+        *(f"- **{s.value}**: {doc}" for s, doc in SCOPE_DOC.items()),
+        "",
+        "| key | scope | example of another value | notes |",
+        "|---|---|---|---|",
+    ]
+    for path, key in KEYS.items():
+        notes = key.derived and f"changes with {key.derived}"
+        if key.context:
+            notes = f"with {' '.join(key.context)}"
+        example = "" if key.example is None else f"`{key.example}`"
+        lines.append(f"| `{path}` | {key.scope.value} | {example} | {notes or ''} |")
+    groups = ", ".join(f"`{g}` ({s.value if s else 'preset'})" for g, s in GROUPS.items())
+    lines += ["", f"Config groups chosen on the command line: {groups}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

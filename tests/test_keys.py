@@ -255,3 +255,7 @@ def test_the_trainer_cannot_read_a_member_key_from_the_pack():
     assert pack.shared("train.epochs") == 12
     with pytest.raises(TypeError, match="per-member"):
         pack.shared("optim.lr")
+
+
+def test_the_key_reference_is_current():
+    assert (ROOT / "docs" / "config_keys.md").read_text() == keys.markdown()
