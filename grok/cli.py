@@ -17,6 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--no-png", action="store_true", help="only the HTML (faster for huge sweeps)")
     ls = sub.add_parser("ls", help="runs with status, grok epoch and swept hyperparameters")
     ls.add_argument("path", type=Path)
+    ls.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table (markdown, default); csv or json for shell pipelines (jq, csvkit, pandas)",
+    )
     args = parser.parse_args(argv)
     if not args.path.exists():
         print(f"grok {args.command}: {args.path} does not exist", file=sys.stderr)
@@ -25,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     from grok.report import listing, report
 
     if args.command == "ls":
-        print(listing(args.path), end="")
+        print(listing(args.path, args.format), end="")
         return 0
     start = time.perf_counter()
     files = report(args.path, args.out, png=not args.no_png)

@@ -62,3 +62,33 @@ def test_a_configured_key_without_network_costs_one_bounded_wait(tmp_path):
     for run_dir in runs:
         (offline,) = offline_runs(run_dir)
         assert [r["epoch"] for r in offline.history] == [0, 10, 20]
+
+
+def test_each_sweep_invocation_is_its_own_wandb_group_named_by_swept_values(tmp_path):
+    """Two invocations of the same ad-hoc sweep used to share the W&B group 'modsub'; now
+    each is its own group, every run is named by its swept values only, and the swept
+    values are in the W&B config (read back from the real offline run files)."""
+    from tests.conftest import launch
+
+    args = ["-m", *OFFLINE, "train.epochs=10", "optim.wd=0.5,1.0", "model.seed=0,1"]
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        launch(*args, cwd=tmp_path / name)
+    groups = {}
+    for name in ("a", "b"):
+        runs = sorted((tmp_path / name).glob("multirun/*/*/*/*/summary.json"))
+        assert len(runs) == 4
+        wandb_runs = [offline_runs(r.parent)[0] for r in runs]
+        (group,) = {w.group for w in wandb_runs}
+        assert group.startswith("modsub-")  # the task, then the sweep dir's date and time
+        groups[name] = group
+        names = sorted(w.name for w in wandb_runs)
+        assert names == sorted(
+            f"optim.wd={wd},model.seed={seed}" for wd in ("0.5", "1.0") for seed in (0, 1)
+        )
+        for w in wandb_runs:
+            swept = w.config["swept"]
+            assert set(swept) == {"optim.wd", "model.seed"}
+            assert w.name == f"optim.wd={swept['optim.wd']},model.seed={swept['model.seed']}"
+            assert w.config["optim"]["wd"] == float(swept["optim.wd"])
+    assert groups["a"] != groups["b"]

@@ -171,6 +171,16 @@ class WandbSink:
         """A signal reached the job: W&B's helper process may be dead (see module doc)."""
         self.trusted = False
 
+    def config(self) -> dict[str, Any]:
+        """The resolved config, plus the sweep's swept values under ``swept`` (one key per
+        swept override, as typed: ``optim.wd``, ``task``) for grouping and parallel
+        coordinates in the W&B UI."""
+        config = OmegaConf.to_container(self.full_cfg, resolve=True)
+        assert isinstance(config, dict)
+        if self.info.get("swept"):
+            config["swept"] = dict(self.info["swept"])
+        return config
+
     def _open(self) -> None:
         mode = self.mode
         if self.deferred:
@@ -187,7 +197,7 @@ class WandbSink:
                 name=self.info.get("name"),
                 notes=self.full_cfg.get("notes"),
                 tags=[*self.cfg.get("tags", []), *self.info.get("tags", [])],
-                config=OmegaConf.to_container(self.full_cfg, resolve=True),
+                config=self.config(),
                 id=self.run_id(),
                 resume="allow",
                 dir=str(self.run_dir),

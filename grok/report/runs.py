@@ -40,6 +40,15 @@ class Run:
         return self.dir.name
 
     @property
+    def label(self) -> str:
+        """How tables name the run (its dir name; a relative path when names repeat)."""
+        return self.__dict__.get("_label") or self.dir.name
+
+    @label.setter
+    def label(self, value: str) -> None:
+        self.__dict__["_label"] = value
+
+    @property
     def status(self) -> str:
         if self.damage:
             return "damaged"

@@ -118,7 +118,7 @@ def run_table(runs: list[Run], keys: list[str]) -> Table:
     def row(run: Run) -> list[Any]:
         final = run.summary.get("final", {})
         return [
-            run.name,
+            run.label,
             run.status,
             *(run.value(k) for k in keys),
             run.summary.get("grok_epoch"),
