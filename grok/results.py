@@ -127,7 +127,7 @@ def load_run(path: str | Path) -> Run:
     return Run(load_files(path))
 
 
-def _runs(path: str | Path) -> list[RunFiles]:
+def _runs(path: str | Path, read_metrics: bool = True) -> list[RunFiles]:
     runs = find_runs(Path(path))
     if not runs:
         raise FileNotFoundError(f"no run dirs under {path}")
@@ -135,7 +135,8 @@ def _runs(path: str | Path) -> list[RunFiles]:
         for run in runs:
             run.label = str(run.dir.relative_to(path))
     for run in runs:
-        run.rows  # noqa: B018 - reading the metrics finds a damaged file
+        if read_metrics:
+            run.rows  # noqa: B018 - reading the metrics finds a damaged file
         if run.damage:
             warnings.warn(f"{run.damage}; the run is marked damaged", stacklevel=3)
     return runs
@@ -143,10 +144,12 @@ def _runs(path: str | Path) -> list[RunFiles]:
 
 def load_sweep(path: str | Path) -> Any:
     """One row per run: its dir, status, every swept key as its own column, the milestones,
-    phases and final metrics (a pandas DataFrame indexed by run name)."""
+    phases and final metrics (a pandas DataFrame indexed by run name). Reads summaries and
+    configs only (fast); a damaged metrics file shows in ``load_sweep_metrics`` and
+    ``grok ls``."""
     import pandas as pd
 
-    runs = _runs(path)
+    runs = _runs(path, read_metrics=False)
     keys = swept_keys(runs)
     records = []
     for run in runs:
