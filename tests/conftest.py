@@ -56,6 +56,17 @@ def launch(
     return proc
 
 
+def start_run(run_dir: Path, *args: str) -> subprocess.Popen:
+    """Start ``launch.py ARGS hydra.run.dir=RUN_DIR`` in the background (to signal it)."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "launch.py"), *args, f"hydra.run.dir={run_dir}"],
+        cwd=run_dir.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
