@@ -103,6 +103,11 @@ def test_measure_writes_each_checkpoint_with_the_final_keys_and_reruns_as_a_no_o
     rows = assert_rows(run, "final", keys)
     assert keys and all(r["keys_epoch"] == CHECKPOINTS[-1] for r in rows)
     assert rows[0]["fourier/key_freqs"] != keys  # the first checkpoint's own keys differ
+    # the last checkpoint's own keys are the final ones: the values training measured online
+    online = next(r for r in read_jsonl(run / "metrics.jsonl") if r["epoch"] == CHECKPOINTS[-1])
+    assert {k: rows[-1][k] for k in online if k.startswith("fourier/")} == {
+        k: v for k, v in online.items() if k.startswith("fourier/")
+    }
     assert digest(run / "metrics.jsonl") == metrics
     written = digest(run / POSTHOC)
     again = grok_cli("measure", str(run))

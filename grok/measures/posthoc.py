@@ -2,13 +2,13 @@
 frequencies, as Nanda et al. (2023) compute their progress measures.
 
 Why post hoc. During training each measured epoch can only use its own key frequencies
-(``fourier/key_freqs``): the final model does not exist yet. The paper ("we use the key
-frequencies of the final trained model", Sec. 5.1) and seed 001 (``key_freqs`` taken from
-the final model, then ``get_restricted_loss`` / ``get_excluded_loss`` over every saved
-checkpoint) fix one key set for the whole run. Early checkpoints have no key frequencies of
-their own, so only the fixed set shows the excluded loss rising while the circuit forms.
-This module recomputes ``fourier_values`` on every ``checkpoints/weights_*.pt`` of each
-modular run, loaded through ``grok.store.load_checkpoint``.
+(``fourier/key_freqs``): the final model does not exist yet. Nanda et al. and seed 001 fix
+one key set, the final model's (seed 001: ``key_freqs = [1, 5, 34]``, read off the trained
+embedding), and evaluate the restricted and excluded loss on every saved checkpoint with it.
+An early checkpoint's own key set is not the one the final circuit uses (or is empty), so
+only the fixed set measures how much of the final algorithm each checkpoint holds. This
+module recomputes ``fourier_values`` on every ``checkpoints/weights_*.pt`` of each modular
+run, loaded through ``grok.store.load_checkpoint``.
 
 The file, ``<run dir>/measures_posthoc.jsonl`` (``grok.store.POSTHOC``): one strict-JSON row
 per checkpoint epoch, in epoch order, each saying which key set it used: ``keys`` (the spec:
