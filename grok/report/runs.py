@@ -8,6 +8,7 @@ single run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 
 from grok import keys as config_keys
 from grok.store.files import DamagedFile, read_json, read_jsonl
+from grok.store.rundir import POSTHOC
 
 try:
     from yaml import CSafeLoader as Loader
@@ -66,6 +68,16 @@ class Run:
                 self.damage = self.damage or str(e)
                 self._rows = []
         return self._rows
+
+    @cached_property
+    def posthoc(self) -> list[dict[str, Any]]:
+        """measures_posthoc.jsonl (``grok measure``), [] when absent; like ``rows``, a torn
+        last line is dropped and other damage marks the run damaged."""
+        try:
+            return read_jsonl(self.dir / POSTHOC)
+        except DamagedFile as e:
+            self.damage = self.damage or str(e)
+            return []
 
     @cached_property
     def flat(self) -> dict[str, Any]:
@@ -164,6 +176,13 @@ def _is_identity(key: str) -> bool:
         return config_keys.scope(key).identity
     except config_keys.UnknownKey:
         return True  # an unknown key still tells runs apart
+
+
+def column(rows: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    """(epochs, values) of ``key`` in metrics-like rows, where it is a finite number."""
+    pts = [(r["epoch"], r[key]) for r in rows if isinstance(r.get(key), int | float)]
+    pts = [(e, v) for e, v in pts if math.isfinite(v)]
+    return [e for e, _ in pts], [v for _, v in pts]
 
 
 def as_number(value: Any) -> Any:

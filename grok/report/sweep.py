@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from typing import Any
 
-from grok.report.runs import Run, as_number, swept_keys
+from grok.report.runs import Run, as_number, column, swept_keys
 from grok.report.spec import Figure, Heatmap, Panel, Series, Table
 
 
@@ -55,7 +56,9 @@ def milestones_vs(runs: list[Run], keys: list[str]) -> Figure | None:
     )
 
 
-def overlaid_curves(runs: list[Run], key: str | None) -> Figure:
+def colors(runs: list[Run], key: str | None) -> Callable[[Run], float | None]:
+    """Each run's position on the colormap by its value of ``key`` (log scale when the
+    values span >= 50x), for curves overlaid across a sweep."""
     values = sorted({as_number(r.value(key)) for r in runs}, key=str) if key else []
     numeric = [v for v in values if isinstance(v, float)]
 
@@ -70,6 +73,11 @@ def overlaid_curves(runs: list[Run], key: str | None) -> Figure:
             return (v - lo) / (hi - lo)
         return values.index(v) / max(len(values) - 1, 1) if v in values else None
 
+    return position
+
+
+def overlaid_curves(runs: list[Run], key: str | None) -> Figure:
+    position = colors(runs, key)
     metric = runs[0].milestone_metric if runs else "acc"
     panel = Panel(f"test {metric}, colored by {key or 'run'}", "epoch", f"test {metric}")
     for run in runs:
@@ -78,6 +86,26 @@ def overlaid_curves(runs: list[Run], key: str | None) -> Figure:
         label = f"{key}={run.value(key)}" if key else run.name
         panel.series.append(Series(xs, ys, label, color=position(run)))
     return Figure("sweep_curves", "test curves of every run", [panel])
+
+
+def posthoc_curves(runs: list[Run], key: str | None) -> Figure | None:
+    """Restricted and excluded loss per checkpoint (``grok measure``) of every run that
+    has them, colored like the test curves."""
+    measured = [r for r in runs if any("fourier/restricted_loss" in row for row in r.posthoc)]
+    if not measured:
+        return None
+    position = colors(runs, key)
+    panels = []
+    for name, label in (("restricted_loss", "restricted (test)"), ("excluded_loss", "excluded")):
+        panel = Panel(f"{label} loss, post hoc", "epoch", "loss (log)", logy=True)
+        for run in measured:
+            tag = f"{key}={run.value(key)}" if key else run.name
+            xs, ys = column(run.posthoc, f"fourier/{name}")
+            panel.series.append(Series(xs, ys, tag, color=position(run)))
+        panels.append(panel)
+    specs = sorted({str(r.posthoc[-1].get("keys")) for r in measured})
+    title = f"progress measures per checkpoint (keys: {', '.join(specs)}; {len(measured)} runs)"
+    return Figure("sweep_posthoc", title, panels)
 
 
 def phase_diagram(runs: list[Run], keys: list[str]) -> Figure | None:
@@ -143,6 +171,7 @@ def sweep_figures(runs: list[Run]) -> tuple[list[Figure], list[Table]]:
     figures = [
         milestones_vs(runs, keys),
         overlaid_curves(runs, keys[0] if keys else None),
+        posthoc_curves(runs, keys[0] if keys else None),
         phase_diagram(runs, keys),
     ]
     return [f for f in figures if f is not None], [run_table(runs, keys)]
