@@ -89,7 +89,10 @@ class Grokfast(Stage):
         self.ma_mask = torch.tensor(self.ma_on, device=device)
         self.alpha = column([s["alpha"] for s in found], device)
         self.lamb = column([s["lamb"] for s in found], device)
-        self.windows = [int(s["window"]) for s in found]
+        # members without MA (in a fused group that mixes them) cycle through slot 0
+        self.windows = [
+            int(s["window"]) if on else 1 for s, on in zip(found, self.ma_on, strict=True)
+        ]
         self.window = column(self.windows, device)
         self.ema: dict[str, Tensor] = {}
         self.ring: dict[str, Tensor] = {}
@@ -97,7 +100,7 @@ class Grokfast(Stage):
         if any(self.ema_on):
             self.ema = {name: torch.zeros_like(p) for name, p in params.items()}
         if any(self.ma_on):
-            size = max(w for w, on in zip(self.windows, self.ma_on, strict=True) if on)
+            size = max(self.windows)
             for name, p in params.items():
                 self.ring[name] = p.new_zeros((p.shape[0], size, *p.shape[1:]))
                 self.total[name] = torch.zeros_like(p, dtype=torch.float64)
