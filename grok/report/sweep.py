@@ -32,10 +32,14 @@ def _grouped(
     return xs, [s[0] for s in stats], [s[1] for s in stats], [s[2] for s in stats]
 
 
+def _numeric(runs: list[Run], key: str) -> bool:
+    return all(isinstance(as_number(r.value(key)), float) for r in runs)
+
+
 def milestones_vs(runs: list[Run], keys: list[str]) -> Figure | None:
     panels = []
     for key in keys:
-        if not all(isinstance(as_number(r.value(key)), float) for r in runs):
+        if not _numeric(runs, key):
             panels.append(_milestones_per_choice(runs, key))
             continue
         panel = Panel(f"milestones vs {key}", key, "epoch (median, IQR)")
@@ -60,7 +64,8 @@ def milestones_vs(runs: list[Run], keys: list[str]) -> Figure | None:
 
 def _milestones_per_choice(runs: list[Run], key: str) -> Panel:
     """A categorical key (``method``): every run's milestone epochs as points, one column
-    per value in the order the sweep ran them; a run that never reached one has no point."""
+    per value in the order the sweep ran them; a run that did not grok is marked at the last
+    epoch it trained."""
     panel = Panel(f"milestones vs {key}", key, "epoch (each run)")
     for field, label in (("memorization_epoch", "memorization"), ("grok_epoch", "grok")):
         reached = [r for r in runs if r.summary.get(field) is not None]
@@ -73,6 +78,16 @@ def _milestones_per_choice(runs: list[Run], key: str) -> Panel:
                     kind="scatter",
                 )
             )
+    missed = [r for r in runs if r.summary.get("grok_epoch") is None and r.summary.get("epochs")]
+    if missed:
+        panel.series.append(
+            Series(
+                [str(r.value(key)) for r in missed],
+                [float(r.summary["epochs"]) for r in missed],
+                f"no grok by the end ({len(missed)} runs)",
+                kind="scatter",
+            )
+        )
     return panel
 
 
@@ -192,5 +207,7 @@ def sweep_figures(runs: list[Run]) -> tuple[list[Figure], list[Table]]:
         overlaid_curves(runs, keys[0] if keys else None),
         phase_diagram(runs, keys),
     ]
-    tables = [group_table(runs, keys[0])] if keys else []
+    # a categorical first key (method, task.op) gets its medians as a table, as the numeric
+    # ones get them as a line
+    tables = [group_table(runs, keys[0])] if keys and not _numeric(runs, keys[0]) else []
     return [f for f in figures if f is not None], [*tables, run_table(runs, keys)]
