@@ -64,7 +64,7 @@ def problems_flat(flat: dict[str, Any]) -> list[str]:
         errors += _section_problems(name, tuple(sorted(sections[name])))
     if not errors:
         errors += _split_problems(tuple(sorted(sections["task"])))
-        errors += _loss_problems(tuple(sorted(sections["task"])), flat.get("train.loss"))
+        errors += _loss_problems(tuple(sorted(sections["task"])), _freeze(flat.get("train.loss")))
     return errors
 
 
