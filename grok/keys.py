@@ -91,6 +91,8 @@ KEYS: dict[str, Key] = {
     "model.init": Key(M, "xavier_normal"),
     "model.init_std": Key(M, 0.05),
     "model.init_gain": Key(M, 3.0, context=("model.init=xavier_normal",)),
+    # per member: a fused template scales by a buffer each member fills with its own value
+    "model.logit_scale": Key(M, 2.0),
     # --- optim ---
     "optim.name": Key(P, "sgd"),
     "optim.lr": Key(M, 3e-3),
@@ -104,12 +106,29 @@ KEYS: dict[str, Key] = {
     "optim.min_lr_ratio": Key(M, 0.1, context=("optim.schedule=cosine",)),
     "optim.clip_grad_norm": Key(M, 0.05),
     "eff_wd": Key(M, 3e-3),  # sweeps/eff_wd.yaml: lr = eff_wd / wd
+    # grokking methods (conf/optim/_methods.yaml): every switch and knob per member, so a sweep
+    # over them fuses. grokfast.window too: the pack's ring buffer has its largest window and
+    # each member uses its own first `window` slots (and checkpoints only those).
+    "optim.grokfast.kind": Key(M, "ema"),
+    "optim.grokfast.alpha": Key(M, 0.9, context=("optim.grokfast.kind=ema",)),
+    "optim.grokfast.lamb": Key(M, 1.0, context=("optim.grokfast.kind=ema",)),
+    "optim.grokfast.window": Key(M, 3, context=("optim.grokfast.kind=ma",)),
+    "optim.orthograd": Key(M, True),
+    "optim.fixed_norm": Key(M, True),
+    "optim.fixed_norm_value": Key(M, 20.0, context=("optim.fixed_norm=true",)),
+    # Muon's matrices (conf/optim/muon.yaml); optim.name=muon itself is pack-wide
+    "optim.muon.lr": Key(M, 0.05),
+    "optim.muon.wd": Key(M, 0.1),
+    "optim.muon.momentum": Key(M, 0.8),
+    "optim.muon.nesterov": Key(M, False),
+    "optim.muon.ns_steps": Key(M, 3),
     # --- train ---
     "train.epochs": Key(P, 31),  # resume may raise it (grok.store.contract)
     "train.batch_size": Key(P, 64),
     "train.eval_every": Key(M, 3),
     "train.eval_batch_size": Key(P, 100),  # chunked sums round differently
     "train.loss_dtype": Key(P, "float32"),
+    "train.loss": Key(M, "stablemax"),  # a fused group that mixes losses picks per member
     "train.keep_weights": Key(M, 1),  # weights are data: a resume may not prune them
     "train.checkpoint_every": Key(R, 7),
     "train.keep_checkpoints": Key(R, 2),
@@ -148,6 +167,8 @@ KEYS: dict[str, Key] = {
     "logger.group": Key(F, "g"),
     "logger.tags": Key(F, ["t"]),
     "logger.init_timeout": Key(F, 5.0),
+    # --- method: the label conf/method/<name>.yaml sets with its keys
+    "method": Key(M, derived="the keys its conf/method/ yaml sets"),
     # --- free-form metadata (the documented way to attach notes to a run) ---
     "notes": Key(F, "a note"),
     "meta": Key(F),  # empty by default
@@ -165,6 +186,7 @@ GROUPS: dict[str, Scope | None] = {
     "hardware": R,
     "logger": F,
     "experiment": None,
+    "method": M,  # names run dirs (method=muon); its yaml sets the label key ``method``
     "sweep": None,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from grok.model.transformer import ACTIVATIONS, INITS, Transformer, TransformerConfig
@@ -30,6 +31,9 @@ def validate(cfg: Any) -> list[str]:
     init_std = cfg.get("init_std")
     if init_std is not None and not (isinstance(init_std, int | float) and init_std > 0):
         errors.append(f"model.init_std={init_std!r}: must be null (0.8/sqrt(d_model)) or > 0")
+    scale = cfg.get("logit_scale", 1.0)
+    if not isinstance(scale, int | float) or isinstance(scale, bool) or not 0 < scale < math.inf:
+        errors.append(f"model.logit_scale={scale!r}: must be a finite number > 0")
     return errors
 
 
@@ -52,6 +56,7 @@ def model_config(cfg: Any, task: Any) -> TransformerConfig:
         init=str(cfg.get("init", "normal")),
         init_gain=float(cfg.get("init_gain", 1.0)),
         input_kind=task.input_kind,
+        logit_scale=float(cfg.get("logit_scale", 1.0)),
     )
 
 

@@ -50,6 +50,7 @@ class TransformerConfig:
     init_gain: float = 1.0
     input_kind: str = "tokens"  # "scalar": one real number per example (seed 000's k)
     attn_only: bool = False
+    logit_scale: float = 1.0  # multiplies the logits (Kumar et al. 2024); 1.0: no multiply
 
     def __post_init__(self) -> None:
         if self.act_fn not in ACTIVATIONS:
@@ -260,6 +261,10 @@ class Transformer(HookedRootModule):
         self.blocks = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layers))
         self.ln_final = _norm(cfg)
         self.unembed = Unembed(cfg)
+        if cfg.logit_scale != 1.0:
+            # A buffer, not a constant: a fused pack passes each member's own scale through
+            # functional_call. Not in the state dict: model_args (the config) carries it.
+            self.register_buffer("logit_scale", torch.tensor(cfg.logit_scale), persistent=False)
         self.setup()
 
     def forward(
@@ -287,6 +292,8 @@ class Transformer(HookedRootModule):
         for i, block in enumerate(self.blocks):
             resid, post = block(resid, read_pos if i == len(self.blocks) - 1 else None)
         logits = self.unembed(self.ln_final(resid))
+        if self.cfg.logit_scale != 1.0:
+            logits = logits * self.logit_scale
         if squeeze:
             logits, resid = logits[0], resid[0]
             post = post[0] if post is not None else None

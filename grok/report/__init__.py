@@ -6,7 +6,7 @@ from pathlib import Path
 
 from grok.report.render import save_html, save_png
 from grok.report.run_figures import run_figures
-from grok.report.runs import Run, find_runs, swept_keys
+from grok.report.runs import Run, find_runs, independent_keys, swept_keys
 from grok.report.sweep import run_table, sweep_figures
 from grok.store.files import dumps as json_dumps
 
@@ -39,7 +39,7 @@ def listing(path: Path, fmt: str = "table") -> str:
         return f"no runs under {path}\n" if fmt == "table" else ("[]\n" if fmt == "json" else "")
     for run in runs:
         run.rows  # noqa: B018 - reading the metrics is what finds a damaged file
-    keys = swept_keys(runs) if len(runs) > 1 else []
+    keys = independent_keys(runs, swept_keys(runs)) if len(runs) > 1 else []
     table = run_table(runs, keys)
     if fmt != "table":
         damage = {r.label: r.damage for r in runs}

@@ -36,6 +36,8 @@ def _mpl_panel(figure: MplFigure, ax: Axes, panel: Panel) -> None:
             ax.plot(s.x, s.y, label=s.label or None, color=color, lw=1.4)
         if s.spread is not None:
             ax.fill_between(s.x, s.spread[0], s.spread[1], alpha=0.2, color=color)
+    if any(s.x and isinstance(s.x[0], str) for s in panel.series):  # categories (methods)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel(panel.ylabel)

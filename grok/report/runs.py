@@ -167,6 +167,28 @@ def swept_keys(runs: list[Run]) -> list[str]:
     return sorted(identity, key=lambda k: (typed.get(k, len(typed)), order.get(k, len(order))))
 
 
+def independent_keys(runs: list[Run], keys: list[str]) -> list[str]:
+    """``keys`` without those whose value follows from one kept before them: a preset or
+    a ``method`` choice sets several keys at once (``method=muon`` sets ``optim.name``,
+    ``optim.muon.*``), an interpolation derives one key from another (``task.name`` from
+    ``task.op``). The choice tells the runs apart; the keys it sets only repeat it."""
+    kept: list[str] = []
+    for key in keys:
+        if not any(_determines(runs, earlier, key) for earlier in kept):
+            kept.append(key)
+    return kept
+
+
+def _determines(runs: list[Run], key: str, other: str) -> bool:
+    """Whether runs that agree on ``key`` always agree on ``other``."""
+    seen: dict[str, str] = {}
+    for run in runs:
+        value, follows = repr(run.value(key)), repr(run.value(other))
+        if seen.setdefault(value, follows) != follows:
+            return False
+    return True
+
+
 def _missing_somewhere(key: str, runs: list[Run]) -> bool:
     return any(key not in run.flat for run in runs)
 
