@@ -114,9 +114,8 @@ def prepare_member(cfg: DictConfig, run_dir: str | os.PathLike, info: dict | Non
     run_dir = Path(run_dir)
     plan = claim_run_dir(cfg, run_dir)
     info = info if info is not None else run_info(cfg, run_dir)
-    if plan.kind == "finished":
-        return Member(cfg, run_dir, info=info, sinks=[], plan=plan)
-    RunStore(run_dir).write_config(OmegaConf.to_yaml(cfg, resolve=True))
+    if plan.kind != "finished":  # a finished run's dir is left exactly as it is
+        RunStore(run_dir).write_config(OmegaConf.to_yaml(cfg, resolve=True))
     return Member(cfg, run_dir, info=info, sinks=build_sinks(cfg, run_dir, info), plan=plan)
 
 

@@ -92,3 +92,22 @@ def test_each_sweep_invocation_is_its_own_wandb_group_named_by_swept_values(tmp_
             assert w.name == f"optim.wd={swept['optim.wd']},model.seed={swept['model.seed']}"
             assert w.config["optim"]["wd"] == float(swept["optim.wd"])
     assert groups["a"] != groups["b"]
+
+
+def test_a_finished_run_whose_mirror_was_cut_short_replays_it_on_rerun(tmp_path):
+    """SLURM may kill a job after its run dir is complete but while W&B writes its offline
+    run (scontrol requeue); the requeued job finds the run finished and must still leave one
+    complete W&B run, without touching the run dir."""
+    run_dir = tmp_path / "run"
+    cfg = make_cfg(*OFFLINE, "train.epochs=20")
+    run(cfg, run_dir, progress=False)
+    shutil.rmtree(run_dir / "wandb")  # the kill: no complete offline run, no marker
+    (run_dir / "wandb_logged_epoch").unlink()
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    run(cfg, run_dir, progress=False)
+    (offline,) = offline_runs(run_dir)
+    assert [r["epoch"] for r in offline.history] == [0, 10, 20]
+    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert {k: v for k, v in after.items() if k != "wandb_logged_epoch"} == before
+    run(cfg, run_dir, progress=False)  # once complete, a rerun writes nothing more
+    assert len(offline_runs(run_dir)) == 1

@@ -240,6 +240,15 @@ class WandbSink:
 
         self._guard("log", send)
 
+    def catch_up(self, summary: dict[str, Any]) -> None:
+        """A finished run met again (a rerun, a requeued job): if a kill cut its mirror short
+        after the run dir was complete, replay what W&B lacks; else do nothing."""
+        logged, _ = self._read_logged()
+        if resolve_mode(str(self.cfg.mode)) == "disabled" or logged >= summary.get("epochs", 0):
+            return
+        self.start()
+        self.finish(summary)
+
     def finish(self, summary: dict[str, Any]) -> None:
         if self.deferred:
             self._open()  # replays the local store up to now

@@ -491,6 +491,10 @@ def train_pack(members: list[Member], progress: bool = True) -> list[dict[str, A
         plans = plan_members(members)
         todo = [i for i, p in enumerate(plans) if p.kind != "finished"]
         summaries: list[Any] = [p.summary for p in plans]
+        for member, plan in zip(members, plans, strict=True):
+            if plan.kind == "finished":  # a kill may have cut its W&B mirror short
+                for sink in member.sinks:
+                    sink.catch_up(plan.summary)
         if todo:
             trained = PackTrainer([members[i] for i in todo], progress=progress).fit()
             for i, summary in zip(todo, trained, strict=True):
