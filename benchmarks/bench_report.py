@@ -4,7 +4,8 @@
 
 Writes ``--runs`` run dirs with the real layout (summary.json, config.yaml,
 .hydra/overrides.yaml, metrics.jsonl with ``--rows`` evaluations) into a temp dir and
-times loading, the HTML report, and the HTML + PNG report.
+times loading (as ``grok report`` and as ``grok.load_sweep`` for notebooks), the HTML
+report, and the HTML + PNG report.
 """
 
 from __future__ import annotations
@@ -63,12 +64,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=250)
     args = parser.parse_args()
+    import grok
     from grok.report import find_runs, listing, report
 
     with tempfile.TemporaryDirectory() as tmp:
         sweep = make_sweep(Path(tmp), args.runs, args.rows)
         timings = {"baseline: json.loads of every file": lambda: read_raw(sweep)}
         timings["load the runs (find_runs)"] = lambda: find_runs(sweep)
+        timings["grok.load_sweep (DataFrame)"] = lambda: grok.load_sweep(sweep)
+        timings["grok.load_sweep_metrics (long)"] = lambda: grok.load_sweep_metrics(sweep)
         timings["grok ls"] = lambda: listing(sweep)
         timings["grok report --no-png"] = lambda: report(sweep, png=False)
         timings["grok report (HTML + PNG)"] = lambda: report(sweep, png=True)

@@ -1,4 +1,4 @@
-"""The ``grok`` command: ``grok report PATH`` and ``grok ls PATH``."""
+"""The ``grok`` command: ``grok report PATH``, ``grok ls PATH`` and ``grok measure PATH``."""
 
 from __future__ import annotations
 
@@ -17,15 +17,36 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--no-png", action="store_true", help="only the HTML (faster for huge sweeps)")
     ls = sub.add_parser("ls", help="runs with status, grok epoch and swept hyperparameters")
     ls.add_argument("path", type=Path)
+    ls.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table (markdown, default); csv or json for shell pipelines (jq, csvkit, pandas)",
+    )
+    mea = sub.add_parser(
+        "measure",
+        help="progress measures on every checkpoint of each modular run, with the final "
+        "model's key frequencies (writes measures_posthoc.jsonl in each run dir)",
+    )
+    mea.add_argument("path", type=Path, help="a run dir or a sweep dir")
+    mea.add_argument(
+        "--keys",
+        default="final",
+        help="final (default): the newest checkpoint's key frequencies, as Nanda et al.; "
+        "online: each checkpoint's own; or a list such as 1,5,34",
+    )
+    mea.add_argument("--device", default="cpu", help="where to load the checkpoints (cpu, cuda)")
     args = parser.parse_args(argv)
     if not args.path.exists():
         print(f"grok {args.command}: {args.path} does not exist", file=sys.stderr)
         return 2
+    if args.command == "measure":
+        return _measure(args.path, args.keys, args.device)
 
     from grok.report import listing, report
 
     if args.command == "ls":
-        print(listing(args.path), end="")
+        print(listing(args.path, args.format), end="")
         return 0
     start = time.perf_counter()
     files = report(args.path, args.out, png=not args.no_png)
@@ -33,6 +54,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"grok report: {len(written)} files in {time.perf_counter() - start:.1f} s")
     for f in written:
         print(f"  {f}")
+    return 0
+
+
+def _measure(path: Path, keys: str, device: str) -> int:
+    from grok.measures.posthoc import BadKeys, KeySpec, measure
+
+    start = time.perf_counter()
+    try:
+        works = measure(path, KeySpec.parse(keys), device=device)
+    except (BadKeys, ValueError) as e:
+        print(f"grok measure: {e}", file=sys.stderr)
+        return 2
+    if not works:
+        print(f"grok measure: no modular run with checkpoints under {path}", file=sys.stderr)
+        return 1
+    done = sum(len(w.todo) for w in works)
+    print(f"grok measure: {done} checkpoint(s) measured in {time.perf_counter() - start:.1f} s")
     return 0
 
 

@@ -64,6 +64,7 @@ def problems_flat(flat: dict[str, Any]) -> list[str]:
         errors += _section_problems(name, tuple(sorted(sections[name])))
     if not errors:
         errors += _split_problems(tuple(sorted(sections["task"])))
+        errors += _loss_problems(tuple(sorted(sections["task"])), _freeze(flat.get("train.loss")))
     return errors
 
 
@@ -105,6 +106,18 @@ def _split_problems(items: tuple) -> list[str]:
         f"task.train_frac={task.train_frac}: leaves {cut} of {n:,} examples for training; "
         "both splits need at least one"
     ]
+
+
+@lru_cache(maxsize=4096)
+def _loss_problems(items: tuple, loss: Any) -> list[str]:
+    """``train.loss`` must be one the task scores with (null: the task's own)."""
+    if loss is None:
+        return []
+    cls = task_class(OmegaConf.create(_thaw(items)))
+    if loss in cls.losses:
+        return []
+    name = dict(items).get("name")
+    return [f"train.loss={loss!r}: task {name} allows {list(cls.losses)} (null: {cls.losses[0]})"]
 
 
 def validate(cfg: DictConfig) -> None:

@@ -93,6 +93,8 @@ KEYS: dict[str, Key] = {
     "model.init": Key(M, "xavier_normal"),
     "model.init_std": Key(M, 0.05),
     "model.init_gain": Key(M, 3.0, context=("model.init=xavier_normal",)),
+    # per member: a fused template scales by a buffer each member fills with its own value
+    "model.logit_scale": Key(M, 2.0),
     # the seeds' architectures and inits (experiment=*_seed)
     "model.ln_position": Key(P, "post", context=("model.normalization=LN",)),
     "model.ln_final": Key(P, False, context=("model.normalization=LN",)),
@@ -117,6 +119,22 @@ KEYS: dict[str, Key] = {
     "optim.schedule_unit": Key(M, "epoch", context=("optim.warmup_steps=5", "train.batch_size=64")),
     "optim.cosine_peak": Key(M, 1.3, context=("optim.schedule=cosine",)),
     "eff_wd": Key(M, 3e-3),  # sweeps/eff_wd.yaml: lr = eff_wd / wd
+    # grokking methods (conf/optim/_methods.yaml): every switch and knob per member, so a sweep
+    # over them fuses. grokfast.window too: the pack's ring buffer has its largest window and
+    # each member uses its own first `window` slots (and checkpoints only those).
+    "optim.grokfast.kind": Key(M, "ema"),
+    "optim.grokfast.alpha": Key(M, 0.9, context=("optim.grokfast.kind=ema",)),
+    "optim.grokfast.lamb": Key(M, 1.0, context=("optim.grokfast.kind=ema",)),
+    "optim.grokfast.window": Key(M, 3, context=("optim.grokfast.kind=ma",)),
+    "optim.orthograd": Key(M, True),
+    "optim.fixed_norm": Key(M, True),
+    "optim.fixed_norm_value": Key(M, 20.0, context=("optim.fixed_norm=true",)),
+    # Muon's matrices (conf/optim/muon.yaml); optim.name=muon itself is pack-wide
+    "optim.muon.lr": Key(M, 0.05),
+    "optim.muon.wd": Key(M, 0.1),
+    "optim.muon.momentum": Key(M, 0.8),
+    "optim.muon.nesterov": Key(M, False),
+    "optim.muon.ns_steps": Key(M, 3),
     # --- train ---
     "train.epochs": Key(P, 31),  # resume may raise it (grok.store.contract)
     "train.batch_size": Key(P, 64),
@@ -124,6 +142,7 @@ KEYS: dict[str, Key] = {
     "train.eval_every": Key(M, 3),
     "train.eval_batch_size": Key(P, 100),  # chunked sums round differently
     "train.loss_dtype": Key(P, "float32"),
+    "train.loss": Key(M, "stablemax"),  # a fused group that mixes losses picks per member
     "train.keep_weights": Key(M, 1),  # weights are data: a resume may not prune them
     "train.checkpoint_every": Key(R, 7),
     "train.keep_checkpoints": Key(R, 2),
@@ -164,6 +183,8 @@ KEYS: dict[str, Key] = {
     "logger.group": Key(F, "g"),
     "logger.tags": Key(F, ["t"]),
     "logger.init_timeout": Key(F, 5.0),
+    # --- method: the label conf/method/<name>.yaml sets with its keys
+    "method": Key(M, derived="the keys its conf/method/ yaml sets"),
     # --- free-form metadata (the documented way to attach notes to a run) ---
     "notes": Key(F, "a note"),
     "meta": Key(F),  # empty by default
@@ -181,6 +202,7 @@ GROUPS: dict[str, Scope | None] = {
     "hardware": R,
     "logger": F,
     "experiment": None,
+    "method": M,  # names run dirs (method=muon); its yaml sets the label key ``method``
     "sweep": None,
 }
 
@@ -282,3 +304,41 @@ def suggest(path: str) -> str:
         same = [k for k in known if k.startswith(group + ".")]
         close = difflib.get_close_matches(path, same, n=1, cutoff=0.3)
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+SCOPE_DOC = {
+    Scope.MEMBER: "may differ between the members of a fused pack; part of the run",
+    Scope.PACK: "equal inside a pack; part of the run",
+    Scope.RUNTIME: "equal inside a pack; may change when a run resumes",
+    Scope.FREE: "bookkeeping; may differ anywhere",
+}
+
+
+def markdown() -> str:
+    """docs/config_keys.md: the table as a reference (``python -m grok.keys``)."""
+    lines = [
+        "# Config keys",
+        "",
+        "Generated from `grok/keys.py` by `python -m grok.keys > docs/config_keys.md`",
+        "(a test checks it is current). Scopes:",
+        "",
+        *(f"- **{s.value}**: {doc}" for s, doc in SCOPE_DOC.items()),
+        "",
+        "| key | scope | example of another value | notes |",
+        "|---|---|---|---|",
+    ]
+    for path, key in KEYS.items():
+        notes = key.derived and f"changes with {key.derived}"
+        if key.context:
+            notes = f"with {' '.join(key.context)}"
+        if key.task:
+            notes = f"{notes + ', ' if notes else ''}under task={key.task}"
+        example = "" if key.example is None else f"`{key.example}`"
+        lines.append(f"| `{path}` | {key.scope.value} | {example} | {notes or ''} |")
+    groups = ", ".join(f"`{g}` ({s.value if s else 'preset'})" for g, s in GROUPS.items())
+    lines += ["", f"Config groups chosen on the command line: {groups}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -21,11 +21,51 @@ from grok.store.lock import claim, release
 from grok.store.rundir import RunStore
 from grok.train import Member, train_pack
 
+SWEEP_RECORD = "sweep.json"
+
+
+def write_sweep_record(sweep_dir: Path, label: str, job_overrides: list[list[str]]) -> dict:
+    """``<sweep dir>/sweep.json``: the sweep's W&B group and the keys it sweeps, written by the
+    launcher before any job starts (SLURM jobs read it too). Swept keys are the overridden
+    keys whose values differ between the jobs and that name runs (grok/keys.py)."""
+    from grok.keys import naming_excluded
+    from grok.store.files import write_json
+
+    values: dict[str, set[str]] = {}
+    order: list[str] = []
+    for overrides in job_overrides:
+        for item in overrides:
+            key, _, value = str(item).partition("=")
+            key = key.lstrip("+~")
+            if key not in values:
+                values[key], _ = set(), order.append(key)
+            values[key].add(value)
+    swept = [k for k in order if len(values[k]) > 1 and not naming_excluded(k)]
+    parts = Path(sweep_dir).resolve().parts
+    record = {
+        "group": "-".join([label, *parts[-2:]]),  # e.g. wd-2026-11-23-10-00-00
+        "swept": swept,
+        "jobs": len(job_overrides),
+    }
+    write_json(Path(sweep_dir) / SWEEP_RECORD, record)
+    return record
+
+
+def read_sweep_record(run_dir: Path) -> dict | None:
+    from grok.store import DamagedFile, read_json
+
+    path = Path(run_dir).parent / SWEEP_RECORD
+    try:
+        return read_json(path) if path.exists() else None
+    except DamagedFile:
+        return None
+
 
 def run_info(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """How the run is named and grouped in W&B, from Hydra's job context when there is one:
-    group = the sweep (+sweep=...), else the experiment preset, else the task; name = the
-    job's identity overrides; job_type = the task."""
+    """How the run is named and grouped in W&B. In a sweep: group = the sweep invocation
+    (its ``sweep.json``: label and dir time, so two sweeps never mix), name = the job's swept
+    values only, ``swept`` = those values (into the W&B config). A single run: group = the
+    experiment preset, else the task; name = its dir. ``logger.group`` overrides the group."""
     task = str(cfg.task.name)
     info: dict[str, Any] = {"job_type": task, "group": task, "name": run_dir.name, "tags": [task]}
     try:
@@ -39,8 +79,15 @@ def run_info(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if choices.get(group):
             info["group"] = str(choices[group])
             info["tags"].append(f"{group}={choices[group]}")
-    if hc.job.override_dirname:
-        info["name"] = str(hc.job.override_dirname)
+    record = read_sweep_record(run_dir)
+    if record is not None:
+        own = {}
+        for item in hc.overrides.task:
+            key, _, value = str(item).partition("=")
+            own[key.lstrip("+~")] = value
+        info["group"] = record["group"]
+        info["swept"] = {k: own[k] for k in record["swept"] if k in own}
+        info["name"] = ",".join(f"{k}={v}" for k, v in info["swept"].items()) or run_dir.name
     return info
 
 
@@ -67,9 +114,8 @@ def prepare_member(cfg: DictConfig, run_dir: str | os.PathLike, info: dict | Non
     run_dir = Path(run_dir)
     plan = claim_run_dir(cfg, run_dir)
     info = info if info is not None else run_info(cfg, run_dir)
-    if plan.kind == "finished":
-        return Member(cfg, run_dir, info=info, sinks=[], plan=plan)
-    RunStore(run_dir).write_config(OmegaConf.to_yaml(cfg, resolve=True))
+    if plan.kind != "finished":  # a finished run's dir is left exactly as it is
+        RunStore(run_dir).write_config(OmegaConf.to_yaml(cfg, resolve=True))
     return Member(cfg, run_dir, info=info, sinks=build_sinks(cfg, run_dir, info), plan=plan)
 
 

@@ -36,9 +36,12 @@ def make_cfg(*overrides: str) -> DictConfig:
         return compose("config", overrides=list(overrides))
 
 
-def launch(*args: str, cwd: Path, check: bool = True, timeout: int = 600, **popen):
-    """Run ``python launch.py ARGS`` in ``cwd`` (outputs land there), like a user."""
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
+def launch(
+    *args: str, cwd: Path, check: bool = True, timeout: int = 600, env: dict | None = None, **popen
+):
+    """Run ``python launch.py ARGS`` in ``cwd`` (outputs land there), like a user; ``env``
+    adds to the environment."""
+    env = {**os.environ, **(env or {}), "HYDRA_FULL_ERROR": "0", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(
         [sys.executable, str(ROOT / "launch.py"), *args],
         cwd=cwd,
@@ -51,6 +54,17 @@ def launch(*args: str, cwd: Path, check: bool = True, timeout: int = 600, **pope
     if check and proc.returncode != 0:
         raise AssertionError(f"launch.py failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def start_run(run_dir: Path, *args: str) -> subprocess.Popen:
+    """Start ``launch.py ARGS hydra.run.dir=RUN_DIR`` in the background (to signal it)."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "launch.py"), *args, f"hydra.run.dir={run_dir}"],
+        cwd=run_dir.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def read_json(path: Path) -> dict:

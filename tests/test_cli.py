@@ -94,6 +94,7 @@ SWEEP_SIZES = {
     "eff_wd": 9,
     "p": 12,
     "seeds": 10,
+    "methods": 14,
 }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from grok.store import RunStore
-from tests.conftest import ROOT, TINY, launch, read_json, read_metrics
+from tests.conftest import ROOT, TINY, launch, read_json, read_metrics, start_run
 
 Q = [*TINY, "train.epochs=40", "train.checkpoint_every=10", "train.eval_every=5", "logger=none"]
 LONG = [
@@ -55,13 +55,7 @@ def _snapshot(run_dir: Path) -> dict[str, bytes]:
 
 
 def _start(run_dir: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "launch.py"), *LONG, *extra, f"hydra.run.dir={run_dir}"],
-        cwd=run_dir.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    return start_run(run_dir, *LONG, *extra)
 
 
 def _wait_for_rows(run_dir: Path, proc: subprocess.Popen, n: int = 3, timeout: float = 120) -> None:
@@ -275,7 +269,7 @@ def test_a_truncated_newest_state_falls_back_to_an_older_one(tmp_path):
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     args = [*Q, "train.keep_checkpoints=2"]
     launch(*args, f"hydra.run.dir={whole}", cwd=tmp_path)
-    proc = _start_args(cut, [*args, "train.epochs=3000"])
+    proc = start_run(cut, *args, "train.epochs=3000")
     _wait_for_epoch_checkpoints(cut, proc, 2)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -287,16 +281,6 @@ def test_a_truncated_newest_state_falls_back_to_an_older_one(tmp_path):
                   cwd=tmp_path, check=False, timeout=600)  # fmt: skip
     assert f"{path}: cannot be read" in proc.stderr and "trying an older checkpoint" in proc.stderr
     assert proc.returncode == 0
-
-
-def _start_args(run_dir: Path, args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "launch.py"), *args, f"hydra.run.dir={run_dir}"],
-        cwd=run_dir.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def _wait_for_epoch_checkpoints(run_dir: Path, proc: subprocess.Popen, n: int) -> None:

@@ -125,12 +125,13 @@ def base_for(key: str, task: str = "modular") -> list[str]:
     if group in DEFAULTS and not any(o in DEFAULTS[group] for g, o in places if g == group):
         options = [o for g, o in places if g == group]
         option = next((o for o in options if not o.startswith("_")), None)
-        if option is None:  # defined in a shared file (_yale): take an option that includes it
-            option = next(
+        if option is None:  # defined in a shared file (_yale): take an option that includes
+            including = [  # it, the group's default one if that does (optim: _methods)
                 p.stem
                 for p in sorted((CONF / group).glob("[!_]*.yaml"))
                 if f"- {options[0]}" in p.read_text()
-            )
+            ]
+            option = next((o for o in including if o in DEFAULTS[group]), including[0])
         chosen.append(f"{group}={option}")
     chosen += [f"+sweep={o}" for g, o in places if g == "sweep"]
     logger = [] if group == "logger" else ["logger=none"]
@@ -256,3 +257,7 @@ def test_the_trainer_cannot_read_a_member_key_from_the_pack():
     assert pack.shared("train.epochs") == 12
     with pytest.raises(TypeError, match="per-member"):
         pack.shared("optim.lr")
+
+
+def test_the_key_reference_is_current():
+    assert (ROOT / "docs" / "config_keys.md").read_text() == keys.markdown()

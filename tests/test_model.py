@@ -89,8 +89,9 @@ def test_init_matches_hooked_transformer_scale_and_is_seeded():
     [
         {},
         {"normalization_type": "LN", "n_layers": 2, "bias": True},
+        {"logit_scale": 3.0},  # the export folds it into the unembedding
     ],
-    ids=["nanda", "2layer-LN-bias"],
+    ids=["nanda", "2layer-LN-bias", "logit-scale"],
 )
 def test_logits_equal_transformer_bridge_with_same_weights(kw):
     torch.manual_seed(0)

@@ -56,7 +56,8 @@ def test_two_job_multirun_runs_as_slurm_jobs(slurm_cluster, tmp_path):
         "hydra.launcher.pack=false",
         cwd=tmp_path,
     )
-    assert "Submitit 'slurm' sweep output dir" in proc.stderr + proc.stdout
+    # pack=false: one array task per run, through the same checks as packs
+    assert "Submitting 2 jobs as 2 SLURM array task(s) of sizes [1, 1]" in proc.stdout
     dirs = run_dirs(tmp_path)
     assert len(dirs) == 2
     results = list(tmp_path.glob("multirun/**/.submitit/*/*_result.pkl"))

@@ -1,5 +1,6 @@
 """Big sweeps as a few SLURM jobs: compatible configurations packed into one array task each."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,10 @@ def test_sixteen_configs_run_as_one_packed_slurm_job(slurm_cluster, tmp_path):
         (run,) = offline_runs(run_dir)
         ids.add(run.run_id)
         assert run.summary["final/test_loss"] == pytest.approx(summary["final"]["test_loss"])
-        assert run.name == name.split("_", 1)[1]
+        config = run.config
+        seed, wd = config["model"]["seed"], config["optim"]["wd"]
+        assert run.name == f"model.seed={seed},optim.wd={wd}"  # its swept values only
+        assert run.group == json.loads((sweep_dir / "sweep.json").read_text())["group"]
     assert len(ids) == 16
     # ... with exactly the numbers of the same multirun trained locally, one job at a time
     launch(*args, "hardware=cpu", "hydra.launcher.pack=false", cwd=tmp_path / "local")

@@ -1,8 +1,6 @@
 """Training writes a complete run dir, learns, and resumes exactly."""
 
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -12,7 +10,7 @@ from grok.run import run
 from grok.store import RunStore
 from grok.task import build_task
 from grok.train import metric_names
-from tests.conftest import ROOT, TINY, launch, read_json, read_metrics
+from tests.conftest import TINY, launch, read_json, read_metrics, start_run
 
 
 def test_run_dir_has_config_metrics_summary_and_checkpoints(tiny_cfg, tmp_path):
@@ -87,13 +85,7 @@ RESUME_ARGS = [*TINY, "train.epochs=1500", "train.checkpoint_every=100", "train.
 
 
 def _start(run_dir):
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "launch.py"), *RESUME_ARGS, f"hydra.run.dir={run_dir}"],
-        cwd=run_dir.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    return start_run(run_dir, *RESUME_ARGS)
 
 
 def _wait_for_epoch(run_dir, epoch, proc, timeout=120):

@@ -171,6 +171,16 @@ class WandbSink:
         """A signal reached the job: W&B's helper process may be dead (see module doc)."""
         self.trusted = False
 
+    def config(self) -> dict[str, Any]:
+        """The resolved config, plus the sweep's swept values under ``swept`` (one key per
+        swept override, as typed: ``optim.wd``, ``task``) for grouping and parallel
+        coordinates in the W&B UI."""
+        config = OmegaConf.to_container(self.full_cfg, resolve=True)
+        assert isinstance(config, dict)
+        if self.info.get("swept"):
+            config["swept"] = dict(self.info["swept"])
+        return config
+
     def _open(self) -> None:
         mode = self.mode
         if self.deferred:
@@ -187,7 +197,7 @@ class WandbSink:
                 name=self.info.get("name"),
                 notes=self.full_cfg.get("notes"),
                 tags=[*self.cfg.get("tags", []), *self.info.get("tags", [])],
-                config=OmegaConf.to_container(self.full_cfg, resolve=True),
+                config=self.config(),
                 id=self.run_id(),
                 resume="allow",
                 dir=str(self.run_dir),
@@ -229,6 +239,15 @@ class WandbSink:
             self.logged_epoch = fresh[-1]["epoch"]
 
         self._guard("log", send)
+
+    def catch_up(self, summary: dict[str, Any]) -> None:
+        """A finished run met again (a rerun, a requeued job): if a kill cut its mirror short
+        after the run dir was complete, replay what W&B lacks; else do nothing."""
+        logged, _ = self._read_logged()
+        if resolve_mode(str(self.cfg.mode)) == "disabled" or logged >= summary.get("epochs", 0):
+            return
+        self.start()
+        self.finish(summary)
 
     def finish(self, summary: dict[str, Any]) -> None:
         if self.deferred:

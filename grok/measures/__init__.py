@@ -12,6 +12,7 @@ from typing import Any
 
 from grok.measures.base import Measure
 from grok.measures.modular import FourierMeasure
+from grok.measures.softmax import SoftmaxMeasure
 from grok.measures.tasks import FractionMeasure, ReversalMeasure, SineMeasure
 from grok.measures.weights import WeightMeasure
 
@@ -19,7 +20,14 @@ from grok.measures.weights import WeightMeasure
 ABLATIONS = ("outputs", "weights")
 MEASURES: dict[str, type[Measure]] = {
     m.name: m
-    for m in (WeightMeasure, FourierMeasure, SineMeasure, ReversalMeasure, FractionMeasure)
+    for m in (
+        WeightMeasure,
+        FourierMeasure,
+        SoftmaxMeasure,
+        SineMeasure,
+        ReversalMeasure,
+        FractionMeasure,
+    )
 }
 
 

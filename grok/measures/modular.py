@@ -39,10 +39,9 @@ class FourierMeasure(Measure):
 
     @torch.no_grad()
     def compute(self, view: MemberView) -> dict[str, Any]:
-        def forward(x: Tensor) -> Any:
-            return view.model(x, read_pos=view.read_pos, return_neurons=True, return_resid=True)
-
-        return fourier_values(view.task, view.params, forward, view.model)
+        return fourier_values(
+            view.task, view.params, model_forward(view.model, view.task), view.model
+        )
 
     @staticmethod
     def train_mask(task: ModularTask, group: CyclicGroup) -> Tensor:
@@ -82,7 +81,7 @@ def fourier_values(
     w_u = params["unembed.W_U"]
     e_energy = frequency_energy(w_e)
     keys = key_frequencies(e_energy)
-    key_list = (torch.nonzero(keys)[:, 0] + 1).tolist()
+    key_list = _freq_list(keys)
     row: dict[str, Any] = {
         "fourier/key_freqs": key_list,
         "fourier/n_key_freqs": len(key_list),
@@ -124,6 +123,28 @@ def fourier_values(
         "fourier/test_loss": out.test_loss,
     }
     return row
+
+
+def key_freq_list(task: ModularTask, params: dict[str, Tensor]) -> list[int]:
+    """The model's key frequencies, as ``fourier/key_freqs`` reports them."""
+    group = op_group(task.op, task.p)
+    w_e = params["embed.W_E"]
+    tokens = (group.tokens if group else torch.arange(task.p)).to(w_e.device)
+    return _freq_list(key_frequencies(frequency_energy(w_e[tokens])))
+
+
+def _freq_list(keys: Tensor) -> list[int]:
+    return (torch.nonzero(keys)[:, 0] + 1).tolist()
+
+
+def model_forward(model: Any, task: Any) -> Callable[[Tensor], Any]:
+    """tokens -> (logits, neurons, final residual) at the task's read positions: what
+    ``fourier_values`` reads of a standalone ``Transformer``."""
+
+    def forward(x: Tensor) -> Any:
+        return model(x, read_pos=task.read_pos, return_neurons=True, return_resid=True)
+
+    return forward
 
 
 def final_unembed(model: Any, params: dict[str, Tensor]) -> Callable[[Tensor], Tensor]:

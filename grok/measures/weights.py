@@ -23,7 +23,14 @@ def component(name: str) -> str:
 
 
 class WeightMeasure(Measure):
-    """Nanda et al.'s fourth progress measure: weight decay shrinks the memorizing weights."""
+    """Nanda et al.'s fourth progress measure: weight decay shrinks the memorizing weights.
+
+    Also the slingshot signature (Thilak et al. 2022): adaptive optimizers late in training
+    go through cycles in which the norm of the last layer grows and the loss spikes. The
+    last layer is the unembedding: ``weights/last_layer`` is ||W_U||_F (a norm, not squared,
+    as they plot it), and ``weights/last_mlp_out`` ||W_out||_F of the last block's MLP, the
+    last hidden matrix that writes into what W_U reads (absent in attention-only models).
+    """
 
     name = "weights"
 
@@ -35,4 +42,12 @@ class WeightMeasure(Measure):
             parts[key] = parts.get(key, 0.0) + float(p.double().square().sum())
         row = {f"weights/{k}": v for k, v in parts.items()}
         row["weights/total"] = sum(parts.values())
+        row["weights/last_layer"] = _norm(view.params["unembed.W_U"])
+        last_out = f"blocks.{view.model_cfg.n_layers - 1}.mlp.W_out"
+        if last_out in view.params:
+            row["weights/last_mlp_out"] = _norm(view.params[last_out])
         return row
+
+
+def _norm(p: torch.Tensor) -> float:
+    return float(p.double().square().sum().sqrt())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from grok.model.init import BIAS_INITS, INITS, IO_INITS
@@ -31,6 +32,9 @@ def validate(cfg: Any) -> list[str]:
     init_std = cfg.get("init_std")
     if init_std is not None and not (isinstance(init_std, int | float) and init_std > 0):
         errors.append(f"model.init_std={init_std!r}: must be null (0.8/sqrt(d_model)) or > 0")
+    scale = cfg.get("logit_scale", 1.0)
+    if not isinstance(scale, int | float) or isinstance(scale, bool) or not 0 < scale < math.inf:
+        errors.append(f"model.logit_scale={scale!r}: must be a finite number > 0")
     return errors + _seed_option_problems(cfg)
 
 
@@ -87,6 +91,7 @@ def model_config(cfg: Any, task: Any) -> TransformerConfig:
         init=str(cfg.get("init", "normal")),
         init_gain=float(cfg.get("init_gain", 1.0)),
         input_kind=task.input_kind,
+        logit_scale=float(cfg.get("logit_scale", 1.0)),
         ln_position=str(cfg.get("ln_position", "pre")),
         ln_final=bool(cfg.get("ln_final", True)),
         unembed_bias=cfg.get("unembed_bias"),
@@ -95,9 +100,4 @@ def model_config(cfg: Any, task: Any) -> TransformerConfig:
     )
 
 
-def architecture_key(cfg: Any) -> tuple:
-    """What must agree for two configs to share stacked parameters (seed and init may differ)."""
-    return tuple(cfg.get(k) for k in (*_POSITIVE, "act_fn", "normalization", "bias", "causal"))
-
-
-__all__ = ["Transformer", "TransformerConfig", "architecture_key", "model_config", "validate"]
+__all__ = ["Transformer", "TransformerConfig", "model_config", "validate"]

@@ -35,7 +35,8 @@ def native_state_dict(model: Transformer) -> dict[str, torch.Tensor]:
     c = model.cfg
     if torch.count_nonzero(model.unembed.b_U):
         raise ValueError("TL 4's native model has no unembedding bias; b_U must be zero")
-    sd = {"tok_embed.weight": model.W_E, "pos.weight": model.W_pos, "head.weight": model.W_U.T}
+    head = model.W_U.T * c.logit_scale if c.logit_scale != 1.0 else model.W_U.T  # folded in
+    sd = {"tok_embed.weight": model.W_E, "pos.weight": model.W_pos, "head.weight": head}
     for i, block in enumerate(model.blocks):
         a, pre = block.attn, f"layers.{i}."
         for name in "QKV":

@@ -52,6 +52,7 @@ class TransformerConfig:
     init_gain: float = 1.0
     input_kind: str = "tokens"  # "scalar": one real number per example (seed 000's k)
     attn_only: bool = False
+    logit_scale: float = 1.0  # multiplies the logits (Kumar et al. 2024); 1.0: no multiply
     ln_position: str = "pre"  # "post": LN after each residual add (seed 002's encoder layers)
     ln_final: bool = True  # False: no LN before the unembedding (seeds 000 and 002)
     unembed_bias: bool | None = None  # trainable b_U; None: as ``bias`` (seed 000: True)
@@ -297,6 +298,10 @@ class Transformer(HookedRootModule):
         self.blocks = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layers))
         self.ln_final = _norm(cfg) if cfg.ln_final else nn.Identity()
         self.unembed = Unembed(cfg)
+        if cfg.logit_scale != 1.0:
+            # A buffer, not a constant: a fused pack passes each member's own scale through
+            # functional_call. Not in the state dict: model_args (the config) carries it.
+            self.register_buffer("logit_scale", torch.tensor(cfg.logit_scale), persistent=False)
         self.setup()
 
     def forward(
@@ -327,6 +332,8 @@ class Transformer(HookedRootModule):
             q_pos = read_pos if i == len(self.blocks) - 1 else None
             resid, post = block(resid, q_pos, dropout[i] if dropout is not None else None)
         logits = self.unembed(self.ln_final(resid))
+        if self.cfg.logit_scale != 1.0:
+            logits = logits * self.logit_scale
         if squeeze:
             logits, resid = logits[0], resid[0]
             post = post[0] if post is not None else None

@@ -1,22 +1,33 @@
-"""Optimizers (the ``optim`` config group) over a pack's stacked parameters."""
+"""Optimizers (the ``optim`` config group) over a pack's stacked parameters, and the
+grokking methods that wrap any of them (``optim.grokfast``, ``optim.orthograd``,
+``optim.fixed_norm``; ``grok.optim.stage``)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from torch import Tensor
 
 from grok.errors import ConfigError
+from grok.optim import fixed_norm, grokfast, muon, orthograd
+from grok.optim.fixed_norm import FixedNorm
+from grok.optim.grokfast import Grokfast
+from grok.optim.muon import Muon
+from grok.optim.orthograd import OrthoGrad
 from grok.optim.schedule import SCHEDULE_UNITS, SCHEDULES, Schedule
 from grok.optim.stacked import SGD, Adam, AdamW, StackedOptimizer
+from grok.optim.stage import Stage
+from grok.optim.stage import is_number as _number
 
-OPTIMIZERS: dict[str, type[StackedOptimizer]] = {"adamw": AdamW, "adam": Adam, "sgd": SGD}
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+OPTIMIZERS: dict[str, type[StackedOptimizer]] = {
+    "adamw": AdamW,
+    "adam": Adam,
+    "sgd": SGD,
+    "muon": Muon,
+}
+# In the order a step applies them: gradient filters, then the projection, (update), the norm.
+STAGES = (Grokfast, OrthoGrad, FixedNorm)
 
 
 def validate(cfg: Any) -> list[str]:
@@ -31,12 +42,12 @@ def validate(cfg: Any) -> list[str]:
     if not _number(wd) or not wd >= 0:
         errors.append(f"optim.wd={wd!r}: must be a finite number >= 0")
     betas = cfg.get("betas")
-    if name in ("adamw", "adam") and (
+    if name in ("adamw", "adam", "muon") and (
         betas is None or len(betas) != 2 or not all(_number(b) and 0 <= b < 1 for b in betas)
     ):
         errors.append(f"optim.betas={betas!r}: must be two numbers in [0, 1)")
     eps = cfg.get("eps", 1e-8)
-    if name in ("adamw", "adam") and (not _number(eps) or not eps > 0):
+    if name in ("adamw", "adam", "muon") and (not _number(eps) or not eps > 0):
         errors.append(f"optim.eps={eps!r}: must be a finite number > 0")
     momentum = cfg.get("momentum", 0.0)
     if name == "sgd" and (not _number(momentum) or not 0 <= momentum < 1):
@@ -53,6 +64,8 @@ def validate(cfg: Any) -> list[str]:
     clip = cfg.get("clip_grad_norm")
     if clip is not None and not (_number(clip) and clip > 0):
         errors.append(f"optim.clip_grad_norm={clip!r}: must be null (no clipping) or > 0")
+    for method in (grokfast, orthograd, fixed_norm, muon):
+        errors += method.validate(cfg)
     return errors
 
 
@@ -85,7 +98,8 @@ def build_optimizer(
     name = members[0].name
     if name not in OPTIMIZERS:
         raise ConfigError(f"optim.name={name!r}: allowed optimizers are {list(OPTIMIZERS)}")
-    return OPTIMIZERS[name](params, members, total_steps, steps_per_epoch=steps_per_epoch)
+    stages: list[Stage] = [s for s in (cls.build(params, members) for cls in STAGES) if s]
+    return OPTIMIZERS[name](params, members, total_steps, stages, steps_per_epoch=steps_per_epoch)
 
 
 __all__ = [
@@ -95,6 +109,10 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "FixedNorm",
+    "Grokfast",
+    "Muon",
+    "OrthoGrad",
     "Schedule",
     "StackedOptimizer",
     "build_optimizer",

@@ -15,6 +15,10 @@ one group per member (on CPU): then every tensor a member's update touches, its
 hyperparameter scalars included, has the shape it has in a lone run, so a packed member
 is updated bit for bit as it would be alone (vectorized kernels round a tensor's tail
 differently from its body, and the tail depends on the tensor's length).
+
+Grokking methods that wrap any optimizer are ``Stage``s (``grok.optim.stage``): a step runs
+each group's gradients through the stages' ``before`` (Grokfast, then ⊥Grad), clips them,
+updates, and then lets the stages act on the updated weights (a fixed norm).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from torch import Tensor
 
 from grok.errors import ConfigError
 from grok.optim.schedule import ALL, Schedule, column
+from grok.optim.stage import Stage, member_sum
 
 
 class StackedOptimizer:
@@ -38,6 +43,7 @@ class StackedOptimizer:
         params: dict[str, Tensor],
         members: Sequence[Any],
         total_steps: int | None = None,
+        stages: Sequence[Stage] = (),
         steps_per_epoch: int = 1,
     ):
         if len({m.name for m in members}) != 1:
@@ -53,6 +59,7 @@ class StackedOptimizer:
         self.clip = column([math.inf if c is None else c for c in clips], device)
         self.step_count = torch.zeros((), dtype=torch.float64, device=device)
         self.state: dict[str, dict[str, Tensor]] = {name: {} for name in params}
+        self.stages = list(stages)
 
     def _per_member(self, values: Tensor, like: Tensor) -> Tensor:
         """[M] float64 -> [M, 1, ..., 1] in the parameter's dtype."""
@@ -66,18 +73,10 @@ class StackedOptimizer:
         """torch.nn.utils.clip_grad_norm_ per member: scale by max_norm / (norm + 1e-6) <= 1.
         Members without clipping have max_norm = inf, so their scale is exactly 1.
 
-        On CPU the norm is reduced one member at a time: torch splits a lone row's
-        reduction across threads differently, and a packed member must match its lone
-        run bit for bit. On GPU one batched reduction per tensor keeps the step cheap."""
+        The norm reduces within each member (``member_sum``)."""
         if not self.clipping:
             return grads
-        first = next(iter(grads.values()))
-        if first.device.type == "cpu":
-            sq = torch.stack(
-                [sum(g[i].double().pow(2).sum() for g in grads.values()) for i in range(len(first))]
-            )
-        else:
-            sq = sum(g.double().pow(2).flatten(1).sum(1) for g in grads.values())
+        sq = sum(member_sum(g.double().pow(2)) for g in grads.values())
         coef = (self.clip[group] / (sq.sqrt() + 1e-6)).clamp(max=1.0)
         return {k: g * self._per_member(coef, g) for k, g in grads.items()}
 
@@ -91,11 +90,15 @@ class StackedOptimizer:
         """One step, as (members, their gradients) groups that together cover the pack."""
         self.step_count += 1
         for group, grads in updates:
+            for stage in self.stages:
+                grads = stage.before(grads, group, self.step_count)
             lr = self.current_lr(group)
             grads = self.clipped(grads, group)
             self._prepare(lr, group)
             for name, param in self.params.items():
                 self._update(name, param[group], grads[name], lr, group)
+            for stage in self.stages:
+                stage.after(group)
 
     def _prepare(self, lr: Tensor, group: slice) -> None:
         """Per-step scalars of the group, shared by every parameter tensor."""
@@ -104,19 +107,31 @@ class StackedOptimizer:
         raise NotImplementedError
 
     # --- checkpoints ----------------------------------------------------------
+    def state_tensors(self) -> list[Tensor]:
+        """Every tensor a step changes besides the parameters (for a CUDA-graph capture)."""
+        slots = [t for slots in self.state.values() for t in slots.values()]
+        return [*slots, *(t for s in self.stages for t in s.state_tensors()), self.step_count]
+
     def member_state(self, index: int) -> dict[str, Any]:
         """One member's optimizer state, independent of the pack it trained in."""
-        return {
+        out = {
             "step": float(self.step_count),
             "state": {
                 name: {k: v[index].detach().cpu().clone() for k, v in slots.items()}
                 for name, slots in self.state.items()
             },
         }
+        stages = {type(s).__name__: s.member_state(index) for s in self.stages}
+        stages = {k: v for k, v in stages.items() if v}  # only what this member uses
+        if stages:
+            out["stages"] = stages
+        return out
 
     @torch.no_grad()
     def load_member_state(self, index: int, saved: dict[str, Any]) -> None:
         self.step_count.fill_(saved["step"])
+        for stage in self.stages:
+            stage.load_member_state(index, saved.get("stages", {}).get(type(stage).__name__, {}))
         for name, slots in saved["state"].items():
             for key, value in slots.items():
                 if key not in self.state[name]:
@@ -129,8 +144,10 @@ class AdamW(StackedOptimizer):
 
     decoupled = True
 
-    def __init__(self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None, **kw):
-        super().__init__(params, members, total_steps, **kw)
+    def __init__(
+        self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None, stages=(), **kw
+    ):
+        super().__init__(params, members, total_steps, stages, **kw)
         device = next(iter(params.values())).device
         self.beta1 = column([m.betas[0] for m in members], device)
         self.beta2 = column([m.betas[1] for m in members], device)
@@ -170,8 +187,10 @@ class Adam(AdamW):
 class SGD(StackedOptimizer):
     """torch.optim.SGD with momentum / dampening 0 / optional Nesterov; wd as L2."""
 
-    def __init__(self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None, **kw):
-        super().__init__(params, members, total_steps, **kw)
+    def __init__(
+        self, params: dict[str, Tensor], members: Sequence[Any], total_steps=None, stages=(), **kw
+    ):
+        super().__init__(params, members, total_steps, stages, **kw)
         device = next(iter(params.values())).device
         self.momentum = column([m.get("momentum", 0.0) for m in members], device)
         self.nesterov = torch.tensor(

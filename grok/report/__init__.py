@@ -6,8 +6,9 @@ from pathlib import Path
 
 from grok.report.render import save_html, save_png
 from grok.report.run_figures import run_figures
-from grok.report.runs import Run, find_runs, swept_keys
+from grok.report.runs import Run, find_runs, independent_keys, swept_keys
 from grok.report.sweep import run_table, sweep_figures
+from grok.store.files import dumps as json_dumps
 
 
 def report(path: Path, out: Path | None = None, png: bool = True) -> dict[str, list[Path]]:
@@ -30,20 +31,43 @@ def report(path: Path, out: Path | None = None, png: bool = True) -> dict[str, l
     return {"png": pngs, "html": [html], "tables": [out / f"{t.name}.md" for t in tables]}
 
 
-def listing(path: Path) -> str:
-    """A table of the runs; damaged run dirs are listed as such, with what is wrong."""
+def listing(path: Path, fmt: str = "table") -> str:
+    """The runs as a table (markdown), CSV or JSON; damaged run dirs are listed as such, with
+    what is wrong (a ``damage`` column in CSV and JSON)."""
     runs = find_runs(Path(path))
     if not runs:
-        return f"no runs under {path}\n"
+        return f"no runs under {path}\n" if fmt == "table" else ("[]\n" if fmt == "json" else "")
     for run in runs:
         run.rows  # noqa: B018 - reading the metrics is what finds a damaged file
-    keys = swept_keys(runs) if len(runs) > 1 else []
-    text = run_table(runs, keys).markdown()
+    keys = independent_keys(runs, swept_keys(runs)) if len(runs) > 1 else []
+    table = run_table(runs, keys)
+    if fmt != "table":
+        damage = {r.label: r.damage for r in runs}
+        records = [
+            {**dict(zip(table.columns, row, strict=True)), "damage": damage.get(row[0])}
+            for row in table.rows
+        ]
+        return _as_csv(records) if fmt == "csv" else json_dumps(records, indent=1) + "\n"
+    text = table.markdown()
     damaged = [r for r in runs if r.damage]
     if damaged:
         text += "\ndamaged run dirs (the rest is read as far as it goes):\n"
         text += "".join(f"  {r.dir}: {r.damage}\n" for r in damaged)
     return text
+
+
+def _as_csv(records: list[dict]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow(
+            {k: json_dumps(v) if isinstance(v, list | dict) else v for k, v in record.items()}
+        )
+    return out.getvalue()
 
 
 __all__ = ["Run", "find_runs", "listing", "report"]

@@ -6,23 +6,24 @@ import html
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure as MplFigure
 
 from grok.report.spec import PHASE_COLORS, Figure, Panel, Table
 
 CMAP = "viridis"
+# Figures are drawn on matplotlib's Figure directly (no pyplot): importing grok never switches
+# the backend of a notebook's own plots, and nothing needs a display.
 
 
-def _mpl_panel(ax: plt.Axes, panel: Panel) -> None:
-    cmap = plt.get_cmap(CMAP)
+def _mpl_panel(figure: MplFigure, ax: Axes, panel: Panel) -> None:
+    cmap = matplotlib.colormaps[CMAP]
     for x0, x1, label in panel.spans:
         ax.axvspan(x0, x1, color=PHASE_COLORS.get(label, "#ddd"), alpha=0.18, label=label, lw=0)
     if panel.heatmap is not None:
         h = panel.heatmap
         mesh = ax.pcolormesh(h.x, h.y, h.z, cmap=CMAP, shading="auto")
-        plt.colorbar(mesh, ax=ax, label=h.colorbar)
+        figure.colorbar(mesh, ax=ax, label=h.colorbar)
     for s in panel.series:
         color = cmap(s.color) if s.color is not None else None
         if s.kind == "bar":
@@ -35,6 +36,8 @@ def _mpl_panel(ax: plt.Axes, panel: Panel) -> None:
             ax.plot(s.x, s.y, label=s.label or None, color=color, lw=1.4)
         if s.spread is not None:
             ax.fill_between(s.x, s.spread[0], s.spread[1], alpha=0.2, color=color)
+    if any(s.x and isinstance(s.x[0], str) for s in panel.series):  # categories (methods)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel(panel.ylabel)
@@ -53,16 +56,16 @@ def save_png(fig: Figure, out_dir: Path) -> Path:
     n = len(fig.panels)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    figure, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+    figure = MplFigure(figsize=(4.6 * cols, 3.6 * rows))
+    axes = figure.subplots(rows, cols, squeeze=False)
     for ax, panel in zip(axes.flat, fig.panels, strict=False):
-        _mpl_panel(ax, panel)
+        _mpl_panel(figure, ax, panel)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     figure.suptitle(fig.title, fontsize=12)
     figure.tight_layout()
     path = out_dir / f"{fig.name}.png"
     figure.savefig(path, dpi=110)
-    plt.close(figure)
     return path
 
 

@@ -5,15 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from grok.report.runs import Run
+from grok.report import posthoc
+from grok.report.runs import Run, column
 from grok.report.seed_views import llc_curve, reversal_views, sine_pos_cosine
 from grok.report.spec import Figure, Heatmap, Panel, Series, phase_spans
-
-
-def _col(rows: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
-    pts = [(r["epoch"], r[key]) for r in rows if isinstance(r.get(key), int | float)]
-    pts = [(e, v) for e, v in pts if math.isfinite(v)]
-    return [e for e, _ in pts], [v for _, v in pts]
 
 
 def curves(run: Run) -> list[Figure]:
@@ -25,40 +20,44 @@ def curves(run: Run) -> list[Figure]:
     loss = Panel("loss", "epoch", "loss (log)", logy=True, spans=spans)
     acc = Panel(metric, "epoch", metric, spans=spans)
     for split in ("train", "test"):
-        loss.series.append(Series(*_col(rows, f"{split}_loss"), label=split))
-        acc.series.append(Series(*_col(rows, f"{split}_{metric}"), label=split))
+        loss.series.append(Series(*column(rows, f"{split}_loss"), label=split))
+        acc.series.append(Series(*column(rows, f"{split}_{metric}"), label=split))
     return [Figure("curves", f"{run.name}: training curves", [loss, acc])]
 
 
 def progress(run: Run) -> list[Figure]:
+    """Online measures (metrics.jsonl), with the post hoc ones (``grok measure``) beside."""
     rows = run.rows
-    if not any("weights/total" in r for r in rows):
+    spans = phase_spans(run.summary, rows[-1]["epoch"]) if rows else []
+    post = posthoc.loss_panel(run, spans)
+    online = _has(rows, "weights/total")
+    if not online and post is None:
         return []
-    spans = phase_spans(run.summary, rows[-1]["epoch"])
-    panels = [
-        Panel(
-            "sum of squared weights",
-            "epoch",
-            "",
-            [Series(*_col(rows, "weights/total"), "total")],
-            spans=spans,
-        )
-    ]
-    if any("fourier/restricted_loss" in r for r in rows):
+    panels = []
+    if _has(rows, "fourier/restricted_loss"):
         losses = Panel("restricted / excluded loss", "epoch", "loss (log)", logy=True, spans=spans)
         for key, label in (
             ("test_loss", "test"),
             ("fourier/restricted_loss", "restricted (test)"),
             ("fourier/excluded_loss", "excluded (train)"),
         ):
-            losses.series.append(Series(*_col(rows, key), label))
-        gini = Panel("Gini of Fourier norms", "epoch", "Gini", spans=spans)
-        gini.series += [
-            Series(*_col(rows, "fourier/gini_embed"), "W_E"),
-            Series(*_col(rows, "fourier/gini_logit"), "W_L"),
-        ]
-        panels = [losses, gini, *panels]
+            losses.series.append(Series(*column(rows, key), label))
+        panels.append(losses)
+    if post is not None:
+        panels.append(post)
+    gini = Panel("Gini of Fourier norms", "epoch", "Gini", spans=spans)
+    gini.series = [Series(*column(rows, k), label) for k, label in posthoc.GINI if _has(rows, k)]
+    gini.series += posthoc.gini_series(run)
+    if gini.series:
+        panels.append(gini)
+    if online:
+        weights = Series(*column(rows, "weights/total"), "total")
+        panels.append(Panel("sum of squared weights", "epoch", "", [weights], spans=spans))
     return [Figure("progress", f"{run.name}: progress measures", panels)]
+
+
+def _has(rows: list[dict[str, Any]], key: str) -> bool:
+    return any(key in r for r in rows)
 
 
 def fourier_norms(run: Run) -> list[Figure]:
@@ -157,7 +156,7 @@ def _modular(run: Run, model: Any, task: Any) -> list[Figure]:
     import torch
 
     from grok.measures.fourier import frequency_energy, key_frequencies, op_group
-    from grok.measures.modular import FourierMeasure
+    from grok.measures.modular import FourierMeasure, model_forward
     from grok.measures.nanda import accumulate, neuron_freq_norm, pair_chunks
 
     group = op_group(task.op, task.p)
@@ -200,10 +199,7 @@ def _modular(run: Run, model: Any, task: Any) -> list[Figure]:
             )
         )
     if group is not None:
-
-        def forward(x):  # the same forward the measure runs on each pack member
-            return model(x, read_pos=task.read_pos, return_neurons=True, return_resid=True)
-
+        forward = model_forward(model, task)  # the forward the measure runs on each member
         width = task.p + model.cfg.d_mlp + model.cfg.d_model
         with torch.no_grad():
             chunks = pair_chunks(group, forward, task.p, width, torch.device("cpu"))

@@ -8,6 +8,7 @@ single run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 
 from grok import keys as config_keys
 from grok.store.files import DamagedFile, read_json, read_jsonl
+from grok.store.rundir import POSTHOC
 
 try:
     from yaml import CSafeLoader as Loader
@@ -40,6 +42,15 @@ class Run:
         return self.dir.name
 
     @property
+    def label(self) -> str:
+        """How tables name the run (its dir name; a relative path when names repeat)."""
+        return self.__dict__.get("_label") or self.dir.name
+
+    @label.setter
+    def label(self, value: str) -> None:
+        self.__dict__["_label"] = value
+
+    @property
     def status(self) -> str:
         if self.damage:
             return "damaged"
@@ -57,6 +68,16 @@ class Run:
                 self.damage = self.damage or str(e)
                 self._rows = []
         return self._rows
+
+    @cached_property
+    def posthoc(self) -> list[dict[str, Any]]:
+        """measures_posthoc.jsonl (``grok measure``), [] when absent; like ``rows``, a torn
+        last line is dropped and other damage marks the run damaged."""
+        try:
+            return read_jsonl(self.dir / POSTHOC)
+        except DamagedFile as e:
+            self.damage = self.damage or str(e)
+            return []
 
     @cached_property
     def flat(self) -> dict[str, Any]:
@@ -146,6 +167,28 @@ def swept_keys(runs: list[Run]) -> list[str]:
     return sorted(identity, key=lambda k: (typed.get(k, len(typed)), order.get(k, len(order))))
 
 
+def independent_keys(runs: list[Run], keys: list[str]) -> list[str]:
+    """``keys`` without those whose value follows from one kept before them: a preset or
+    a ``method`` choice sets several keys at once (``method=muon`` sets ``optim.name``,
+    ``optim.muon.*``), an interpolation derives one key from another (``task.name`` from
+    ``task.op``). The choice tells the runs apart; the keys it sets only repeat it."""
+    kept: list[str] = []
+    for key in keys:
+        if not any(_determines(runs, earlier, key) for earlier in kept):
+            kept.append(key)
+    return kept
+
+
+def _determines(runs: list[Run], key: str, other: str) -> bool:
+    """Whether runs that agree on ``key`` always agree on ``other``."""
+    seen: dict[str, str] = {}
+    for run in runs:
+        value, follows = repr(run.value(key)), repr(run.value(other))
+        if seen.setdefault(value, follows) != follows:
+            return False
+    return True
+
+
 def _missing_somewhere(key: str, runs: list[Run]) -> bool:
     return any(key not in run.flat for run in runs)
 
@@ -155,6 +198,13 @@ def _is_identity(key: str) -> bool:
         return config_keys.scope(key).identity
     except config_keys.UnknownKey:
         return True  # an unknown key still tells runs apart
+
+
+def column(rows: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    """(epochs, values) of ``key`` in metrics-like rows, where it is a finite number."""
+    pts = [(r["epoch"], r[key]) for r in rows if isinstance(r.get(key), int | float)]
+    pts = [(e, v) for e, v in pts if math.isfinite(v)]
+    return [e for e, _ in pts], [v for _, v in pts]
 
 
 def as_number(value: Any) -> Any:

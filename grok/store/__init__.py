@@ -2,11 +2,12 @@
 
 from grok.store.files import DamagedFile, read_json, read_jsonl, write_json
 from grok.store.load import Checkpoint, load_checkpoint
-from grok.store.rundir import CONFIG, METRICS, SUMMARY, RunStore, versions
+from grok.store.rundir import CONFIG, METRICS, POSTHOC, SUMMARY, RunStore, versions
 
 __all__ = [
     "CONFIG",
     "METRICS",
+    "POSTHOC",
     "SUMMARY",
     "Checkpoint",
     "DamagedFile",

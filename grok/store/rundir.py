@@ -5,6 +5,7 @@ Layout of a run dir::
     config.yaml          the resolved config the run was trained with (Hydra's unresolved
                          copy is in .hydra/); it describes every row of metrics.jsonl
     metrics.jsonl        one strict-JSON object per evaluated epoch, appended at each flush
+    measures_posthoc.jsonl  progress measures recomputed from the checkpoints (``grok measure``)
     summary.json         status, final metrics, milestones, seeds, versions, device, pack
     .grok.lock           held (flock) by the one process training in this dir
     checkpoints/
@@ -37,6 +38,7 @@ from grok.store.files import (
 SUMMARY = "summary.json"
 METRICS = "metrics.jsonl"
 CONFIG = "config.yaml"
+POSTHOC = "measures_posthoc.jsonl"  # grok/measures/posthoc.py
 CHECKPOINTS = "checkpoints"
 _CKPT = re.compile(r"^(weights|state)_(\d+)\.pt$")
 
@@ -152,8 +154,17 @@ class RunStore:
         for kind in ("state", "weights"):
             for epoch in self.checkpoint_epochs(kind):
                 self.checkpoint_path(kind, epoch).unlink()
-        for name in (METRICS, SUMMARY):
+        for name in (METRICS, SUMMARY, POSTHOC):  # post hoc rows describe the old checkpoints
             (self.dir / name).unlink(missing_ok=True)
 
 
-__all__ = ["CHECKPOINTS", "CONFIG", "METRICS", "SUMMARY", "DamagedFile", "RunStore", "versions"]
+__all__ = [
+    "CHECKPOINTS",
+    "CONFIG",
+    "METRICS",
+    "POSTHOC",
+    "SUMMARY",
+    "DamagedFile",
+    "RunStore",
+    "versions",
+]

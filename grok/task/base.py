@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from grok.errors import ConfigError
+from grok.task.losses import stablemax_nll
 
 SPLITS = ("random", "sequential")
 
@@ -59,6 +60,7 @@ class Task(ABC):
     name: ClassVar[str]
     input_kind: ClassVar[str] = "tokens"  # or "scalar"
     metric_names: ClassVar[tuple[str, ...]] = ()
+    losses: ClassVar[tuple[str, ...]] = ()  # names ``train.loss`` may take; null: the first
     milestone: ClassVar[Milestone]
 
     def __init__(self, cfg: Any):
@@ -138,8 +140,11 @@ class Task(ABC):
 
     # --- scoring -------------------------------------------------------------
     @abstractmethod
-    def loss_terms(self, outputs: Tensor, targets: Tensor, loss_dtype: torch.dtype) -> Tensor:
-        """Per-example loss [..., n] from outputs [..., n, P, C] and targets [..., n, P]."""
+    def loss_terms(
+        self, outputs: Tensor, targets: Tensor, loss_dtype: torch.dtype, loss: str | None = None
+    ) -> Tensor:
+        """Per-example loss [..., n] from outputs [..., n, P, C] and targets [..., n, P];
+        ``loss`` is one of ``losses`` (None: the first)."""
 
     @abstractmethod
     def example_metrics(self, outputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
@@ -156,10 +161,16 @@ class ClassificationTask(Task):
     metric_names = ("acc",)
     # Nanda et al. / seed 003: memorized at train acc >= 99%, grokked at test acc >= 99%.
     milestone = Milestone("acc", higher_is_better=True, threshold=0.99)
+    losses = ("cross_entropy", "stablemax")
 
-    def loss_terms(self, outputs: Tensor, targets: Tensor, loss_dtype: torch.dtype) -> Tensor:
+    def loss_terms(
+        self, outputs: Tensor, targets: Tensor, loss_dtype: torch.dtype, loss: str | None = None
+    ) -> Tensor:
         """Cross-entropy in ``loss_dtype``: float64 as in seed 001, because grokked models
-        reach losses near 1e-7, below float32 resolution of log-softmax."""
+        reach losses near 1e-7, below float32 resolution of log-softmax. ``stablemax``:
+        the cross-entropy of StableMax instead of softmax (``grok.task.losses``)."""
+        if loss == "stablemax":
+            return stablemax_nll(outputs.to(loss_dtype), targets).mean(dim=-1)
         logp = outputs.to(loss_dtype).log_softmax(dim=-1)
         nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
         return nll.mean(dim=-1)
@@ -174,6 +185,7 @@ class RegressionTask(Task):
 
     metric_names = ("mse", "mae", "r2")
     milestone = Milestone("r2", higher_is_better=True, threshold=0.99)
+    losses = ("mse",)
 
     @property
     def d_vocab_out(self) -> int:
@@ -183,7 +195,9 @@ class RegressionTask(Task):
         """Model outputs [..., P, 1] -> predictions [..., P]."""
         return outputs[..., 0]
 
-    def loss_terms(self, outputs: Tensor, targets: Tensor, loss_dtype: torch.dtype) -> Tensor:
+    def loss_terms(
+        self, outputs: Tensor, targets: Tensor, loss_dtype: torch.dtype, loss: str | None = None
+    ) -> Tensor:
         err = self.predictions(outputs).to(loss_dtype) - targets.to(loss_dtype)
         return err.pow(2).mean(dim=-1)
 

@@ -62,9 +62,10 @@ def member_bytes(cfg: Any) -> int:
     """Peak memory of one run (bytes), estimated generously from its shapes.
 
     Parameters: weights, gradients and two optimizer slots (float32), plus the copies a
-    checkpoint and a CUDA-graph capture make. Activations per example and layer: the
-    residual stream and its norms (~8 x n_ctx x d_model), Q, K, V and Z (4 x n_ctx x
-    heads x d_head), scores and pattern (2 x heads x n_ctx^2), the MLP (2 x n_ctx x d_mlp);
+    checkpoint and a CUDA-graph capture make, plus a grokking method's state
+    (``method_slots``: Grokfast MA keeps window x parameters). Activations per example and
+    layer: the residual stream and its norms (~8 x n_ctx x d_model), Q, K, V and Z (4 x
+    n_ctx x heads x d_head), scores and pattern (2 x heads x n_ctx^2), the MLP (2 x n_ctx x d_mlp);
     the embedding's one-hot (n_ctx x d_vocab) and the logits (read positions x classes,
     float32 + float64 log-softmax + gradient); kept for backward and counted twice. The
     batch is the train split (or ``train.batch_size``) during a step, and the whole split
@@ -90,7 +91,16 @@ def member_bytes(cfg: Any) -> int:
     step = 2 * per_example_floats * step_batch  # activations kept for backward
     evaluation = per_example_floats * eval_batch
     data = task.n_examples * (ctx + read) * 8 * 2  # inputs and targets, and their stacked copies
-    return int(4 * (6 * params + max(step, evaluation)) + data)
+    return int(4 * ((6 + method_slots(flat)) * params + max(step, evaluation)) + data)
+
+
+def method_slots(flat: dict[str, Any]) -> int:
+    """Float32 copies of the parameters a grokking method keeps (grok/optim/grokfast.py):
+    the EMA, or the MA's ring of ``window`` gradients plus its float64 running sum."""
+    kind = flat.get("optim.grokfast.kind", "none")
+    if kind == "ma":
+        return int(flat.get("optim.grokfast.window", 100)) + 2
+    return 1 if kind == "ema" else 0
 
 
 def memory_budget(device: str) -> tuple[int | None, str]:

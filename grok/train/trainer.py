@@ -66,8 +66,21 @@ class PackTrainer:
         self.model_cfgs = [
             model_config(m.cfg.model, t) for m, t in zip(members, self.tasks, strict=True)
         ]
-        # The template is a module to call functionally: only its architecture matters.
-        self.template = Transformer(self.model_cfgs[0]).to(self.device)
+        # The template is a module to call functionally: only its architecture matters, and
+        # whether it scales its logits (each member's own scale goes in as a buffer).
+        scaled = [c for c in self.model_cfgs if c.logit_scale != 1.0]
+        self.template = Transformer((scaled or self.model_cfgs)[0]).to(self.device)
+        self.logit_scales = (
+            torch.tensor([c.logit_scale for c in self.model_cfgs], device=self.device)
+            if scaled
+            else None
+        )
+        # train.loss per member (null: the task's own loss), and which members use each
+        self.losses = [m.cfg.train.get("loss") or self.task.losses[0] for m in members]
+        self.loss_masks = {
+            n: torch.tensor([n == m for m in self.losses], device=self.device)
+            for n in set(self.losses)
+        }
         self.read_pos = self.task.read_pos
         self.loss_dtype = getattr(torch, shared("train.loss_dtype"))
         self.epochs = int(shared("train.epochs"))
@@ -184,9 +197,13 @@ class PackTrainer:
         return self.failure[i] is None
 
     # --- math ----------------------------------------------------------------------
-    def forward(self, params: dict[str, Tensor], x: Tensor, masks: Masks | None = None) -> Tensor:
-        """Logits [M, n, len(read_pos), C] for inputs [M, n, n_ctx]; ``masks``: dropout
-        masks [M, n, ...] (training steps of members with dropout)."""
+    def forward(
+        self, params: dict[str, Tensor], x: Tensor, group: slice, masks: Masks | None = None
+    ) -> Tensor:
+        """Logits [M, n, len(read_pos), C] for inputs [M, n, n_ctx] of ``group``; ``masks``:
+        dropout masks [M, n, ...] (training steps of members with dropout)."""
+        if self.logit_scales is not None:
+            params = {**params, "logit_scale": self.logit_scales[group]}
         if masks is not None:
 
             def dropped(p: dict[str, Tensor], tokens: Tensor, m: Masks) -> Tensor:
@@ -200,11 +217,27 @@ class PackTrainer:
 
         return torch.vmap(one)(params, x)
 
+    def loss_terms(self, outputs: Tensor, targets: Tensor, group: slice) -> Tensor:
+        """Per-example losses [M, n] of ``group``, each member with its own ``train.loss``."""
+        names = self.losses[group]
+        terms = {n: self.task.loss_terms(outputs, targets, self.loss_dtype, n) for n in set(names)}
+        if len(terms) == 1:
+            return terms[names[0]]
+        out = terms[names[0]]  # a fused group that mixes losses: pick each member's
+        for name, value in terms.items():
+            mine = self.loss_masks[name][group]
+            out = torch.where(mine.view(-1, *([1] * (out.ndim - 1))), value, out)
+        return out
+
     def member_losses(
-        self, params: dict[str, Tensor], data: SplitTensors, masks: Masks | None = None
+        self,
+        params: dict[str, Tensor],
+        data: SplitTensors,
+        group: slice,
+        masks: Masks | None = None,
     ) -> Tensor:
-        logits = self.forward(params, data.x, masks)
-        return data.mean(self.task.loss_terms(logits, data.y, self.loss_dtype))
+        logits = self.forward(params, data.x, group, masks)
+        return data.mean(self.loss_terms(logits, data.y, group))
 
     def dropout_masks(self, group: slice, batch: int) -> Masks | None:
         """The group's dropout masks for the next step (None: nobody drops)."""
@@ -222,7 +255,7 @@ class PackTrainer:
         for group, part in zip(self.groups, self.parts(data), strict=True):
             params = {k: v[group] for k, v in self.params.items()}
             masks = self.dropout_masks(group, part.x.shape[1])
-            loss = self.member_losses(params, part, masks).sum()  # members independent
+            loss = self.member_losses(params, part, group, masks).sum()  # members independent
             grads = torch.autograd.grad(loss, list(params.values()))
             updates.append((group, dict(zip(params, grads, strict=True))))
         self.optimizer.step_groups(updates)
@@ -280,9 +313,7 @@ class PackTrainer:
             t.copy_(value)
 
     def _state_tensors(self) -> list[Tensor]:
-        opt = self.optimizer
-        slots = [t for name in self.params for t in opt.state[name].values()]
-        return [*self.params.values(), *slots, opt.step_count]
+        return [*self.params.values(), *self.optimizer.state_tensors()]
 
     @torch.no_grad()
     def evaluate(self) -> Tensor:
@@ -293,19 +324,20 @@ class PackTrainer:
             per_group = []
             for group, member_data in zip(self.groups, self.parts(data), strict=True):
                 params = {k: v[group] for k, v in self.params.items()}
-                per_group.append(self._split_metrics(params, member_data, chunk))
+                per_group.append(self._split_metrics(params, member_data, chunk, group))
             columns += [torch.cat(c) for c in zip(*per_group, strict=True)]
         return torch.stack([*columns, self.weight_norms()], dim=1)
 
     def _split_metrics(
-        self, params: dict[str, Tensor], data: SplitTensors, chunk: int | None
+        self, params: dict[str, Tensor], data: SplitTensors, chunk: int | None, group: slice
     ) -> list[Tensor]:
-        """Loss and the task's metrics of one split, each [members of the group]."""
+        """Loss (each member's training objective) and the task's metrics of one split,
+        each [members of the group]."""
         totals: dict[str, Tensor] = {}
         for part in data.chunks(chunk):
-            outputs = self.forward(params, part.x)
+            outputs = self.forward(params, part.x, group)
             values = {
-                "loss": self.task.loss_terms(outputs, part.y, self.loss_dtype),
+                "loss": self.loss_terms(outputs, part.y, group),
                 **self.task.example_metrics(outputs, part.y),
             }
             for name, v in values.items():
@@ -505,6 +537,10 @@ def train_pack(members: list[Member], progress: bool = True) -> list[dict[str, A
         plans = plan_members(members)
         todo = [i for i, p in enumerate(plans) if p.kind != "finished"]
         summaries: list[Any] = [p.summary for p in plans]
+        for member, plan in zip(members, plans, strict=True):
+            if plan.kind == "finished":  # a kill may have cut its W&B mirror short
+                for sink in member.sinks:
+                    sink.catch_up(plan.summary)
         if todo:
             trained = PackTrainer([members[i] for i in todo], progress=progress).fit()
             for i, summary in zip(todo, trained, strict=True):

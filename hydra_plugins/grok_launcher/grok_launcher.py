@@ -157,6 +157,7 @@ class GrokLauncher(Launcher):
             return []
 
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        preflight.record_sweep(self.config, jobs)
         configs = [self.composer.config(job) for job in jobs]
         for job in jobs:
             log.info(f"\t#{job.num} : {job.label}")

@@ -273,3 +273,13 @@ def print_dry_run(config: DictConfig, jobs: list, packs: list, where: str) -> No
         lines += [f"    #{jobs[i].num}: {jobs[i].label}" for i in members]
     print("\n".join(lines))
     remove_sweep_dir(Path(str(config.hydra.sweep.dir)))
+
+
+def record_sweep(config: DictConfig, jobs: list) -> None:
+    """Write the sweep dir's ``sweep.json`` (W&B group, swept keys) before any job starts."""
+    from grok.run import write_sweep_record
+
+    choices = config.hydra.runtime.choices
+    label = choices.get("sweep") or choices.get("experiment")
+    label = label or (jobs[0].flat.get("task.name") if jobs else "sweep")
+    write_sweep_record(Path(str(config.hydra.sweep.dir)), str(label), [j.overrides for j in jobs])

@@ -203,6 +203,7 @@ class GrokSlurmLauncher(SlurmLauncher):
     ) -> list:
         """One array task per pack (``pack: false`` gives packs of one)."""
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        preflight.record_sweep(self.config, jobs)
         log.info(
             f"Submitting {len(jobs)} jobs as {len(packs)} SLURM array task(s) "
             f"of sizes {[len(p) for p in packs]}"

@@ -1,0 +1,211 @@
+"""Runs and sweeps as notebook objects: ``grok.load_run`` and ``grok.load_sweep``.
+
+Every seed is a notebook: train, then load a model, call ``run_with_cache`` and plot. These
+read only local run dirs (no W&B, no network), through the same readers ``grok report``
+uses (``grok.report.runs``, ``grok.store``): a run still training shows what it has
+written so far; a damaged file is named in a warning and the rest is read.
+
+    run = grok.load_run("outputs/modsub/2026-11-23/10-00-00")
+    run.metrics                         # DataFrame: one row per evaluation, measures as columns
+    model = run.model()                 # the newest checkpoint, TransformerLens-compatible
+    logits, cache = model.run_with_cache(run.train.x)
+    sweep = grok.load_sweep("multirun/modsub/2026-11-23/10-00-00")   # one row per run
+    curves = grok.load_sweep_metrics("multirun/...", metrics=["test_acc"])  # long format
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from grok.report.runs import Run as RunFiles
+from grok.report.runs import find_runs, swept_keys
+from grok.report.runs import load_run as load_files
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a run's own data, in its order: inputs x and targets y."""
+
+    x: Any
+    y: Any
+
+
+class Run:
+    """One run dir (see the module docstring)."""
+
+    def __init__(self, files: RunFiles):
+        self._files = files
+        self.path = files.dir
+        if files.damage:
+            warnings.warn(f"{files.damage}; reading what is there", stacklevel=3)
+
+    def __repr__(self) -> str:
+        return (
+            f"Run({str(self.path)!r}, status={self.status!r}, epochs={self.summary.get('epochs')})"
+        )
+
+    @property
+    def status(self) -> str:
+        return self._files.status
+
+    @cached_property
+    def config(self) -> Any:
+        """The resolved config it was trained with (an OmegaConf DictConfig)."""
+        from omegaconf import OmegaConf
+
+        return OmegaConf.create(self._files.config)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self._files.summary
+
+    @property
+    def wandb_id(self) -> str | None:
+        path = self.path / "wandb_id"
+        return path.read_text().strip() if path.exists() else None
+
+    @cached_property
+    def metrics(self) -> Any:
+        """One row per evaluation, ``epoch`` first; progress measures are columns (NaN on
+        epochs they were not measured); list-valued measures stay lists."""
+        import pandas as pd
+
+        rows = self._files.rows
+        if self._files.damage:
+            warnings.warn(f"{self._files.damage}; reading what is there", stacklevel=2)
+        frame = pd.DataFrame(rows)
+        if "epoch" in frame:
+            frame = frame.set_index("epoch", drop=False).rename_axis(None)
+        return frame
+
+    @property
+    def epochs(self) -> list[int]:
+        """Epochs with saved weights (what ``model(epoch)`` can load)."""
+        from grok.store import RunStore
+
+        return RunStore(self.path).checkpoint_epochs("weights")
+
+    def model(self, epoch: int | None = None, device: str = "cpu") -> Any:
+        """The TransformerLens-compatible model with that checkpoint's weights (newest by
+        default), in eval mode on ``device``."""
+        from grok.store import load_checkpoint
+
+        return load_checkpoint(self.path, epoch, device=device).model
+
+    @cached_property
+    def task(self) -> Any:
+        """The run's task: ``task.dataset()`` gives every example, ``run.train`` and
+        ``run.test`` this run's split of them."""
+        from grok.task import build_task
+
+        return build_task(self.config.task)
+
+    @cached_property
+    def _split(self) -> tuple[Split, Split]:
+        x, y = self.task.dataset()
+        split = self.task.split(len(x))
+        return Split(x[split.train], y[split.train]), Split(x[split.test], y[split.test])
+
+    @property
+    def train(self) -> Split:
+        return self._split[0]
+
+    @property
+    def test(self) -> Split:
+        return self._split[1]
+
+
+def load_run(path: str | Path) -> Run:
+    """A run dir as a ``Run`` (config, summary, metrics, checkpoints, model, task, split)."""
+    path = Path(path)
+    if not (path / "summary.json").exists() and not (path / "metrics.jsonl").exists():
+        raise FileNotFoundError(f"{path} is not a run dir (no summary.json or metrics.jsonl)")
+    return Run(load_files(path))
+
+
+def _runs(path: str | Path, read_metrics: bool = True) -> list[RunFiles]:
+    runs = find_runs(Path(path))
+    if not runs:
+        raise FileNotFoundError(f"no run dirs under {path}")
+    if len({r.name for r in runs}) < len(runs):  # several sweeps under path: name by path
+        for run in runs:
+            run.label = str(run.dir.relative_to(path))
+    for run in runs:
+        if read_metrics:
+            run.rows  # noqa: B018 - reading the metrics finds a damaged file
+        if run.damage:
+            warnings.warn(f"{run.damage}; the run is marked damaged", stacklevel=3)
+    return runs
+
+
+def load_sweep(path: str | Path) -> Any:
+    """One row per run: its dir, status, every swept key as its own column, the milestones,
+    phases and final metrics (a pandas DataFrame indexed by run name). Reads summaries and
+    configs only (fast); a damaged metrics file shows in ``load_sweep_metrics`` and
+    ``grok ls``."""
+    import pandas as pd
+
+    runs = _runs(path, read_metrics=False)
+    keys = swept_keys(runs)
+    records = []
+    for run in runs:
+        s = run.summary
+        record: dict[str, Any] = {"run": run.label, "path": str(run.dir), "status": run.status}
+        record |= {key: run.value(key) for key in keys}
+        record |= {
+            "grok_epoch": s.get("grok_epoch"),
+            "memorization_epoch": s.get("memorization_epoch"),
+            "epochs": s.get("epochs"),
+        }
+        record |= {f"phases.{k}": v for k, v in (s.get("phases") or {}).items()}
+        record |= {f"final.{k}": v for k, v in (s.get("final") or {}).items()}
+        record["wall_seconds"] = s.get("wall_seconds")
+        records.append(record)
+    frame = pd.DataFrame.from_records(records).set_index("run", drop=False).rename_axis(None)
+    frame.attrs["swept"] = keys
+    return frame
+
+
+def load_sweep_metrics(path: str | Path, metrics: list[str] | None = None) -> Any:
+    """Long format for curve plots: one row per (run, epoch, metric) with ``value``, and the
+    swept keys as columns (``hue="optim.wd"``). Numeric metrics only (lists stay in
+    ``load_run(...).metrics``); ``metrics`` picks some."""
+    import pandas as pd
+
+    runs = _runs(path)
+    keys = swept_keys(runs)
+    wanted = set(metrics) if metrics is not None else None
+    run_col: list[str] = []
+    epoch_col: list[int] = []
+    metric_col: list[str] = []
+    value_col: list[float] = []
+    for run in runs:
+        for row in run.rows:
+            epoch = row.get("epoch")
+            for name, value in row.items():
+                if name in ("epoch", "wall_seconds") or (wanted and name not in wanted):
+                    continue
+                if (
+                    isinstance(value, int | float) and not isinstance(value, bool)
+                ) or value is None:
+                    run_col.append(run.label)
+                    epoch_col.append(epoch)
+                    metric_col.append(name)
+                    value_col.append(float("nan") if value is None else float(value))
+    frame = pd.DataFrame(
+        {
+            "run": pd.Categorical(run_col),
+            "epoch": epoch_col,
+            "metric": pd.Categorical(metric_col),
+            "value": value_col,
+        }
+    )
+    if keys:
+        swept = pd.DataFrame([{"run": r.label, **{k: r.value(k) for k in keys}} for r in runs])
+        frame = frame.merge(swept.astype({"run": frame["run"].dtype}), on="run", how="left")
+    frame.attrs["swept"] = keys
+    return frame
