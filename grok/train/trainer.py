@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import math
 import signal
-import threading
 import time
-from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -40,9 +38,11 @@ from grok.model.dropout import DropoutStream, Masks, mask_shapes, pack_masks
 from grok.optim import build_optimizer
 from grok.store import RunStore
 from grok.task import build_task
-from grok.train import resume
+from grok.train import cuda_graph, resume
 from grok.train.data import SplitTensors, stack_splits
 from grok.train.pack import Member, Pack
+from grok.train.records import evaluate, flush
+from grok.train.signals import stop_on_signals
 
 
 def metric_names(task: Any) -> list[str]:
@@ -282,121 +282,18 @@ class PackTrainer:
             self._step(self.train_data.select(order[:, start : start + self.batch_size]))
 
     def capture_step(self) -> bool:
-        """Record the full-batch step (forward, backward, optimizer) as one CUDA graph.
+        """Record the full-batch step as one CUDA graph (``grok.train.cuda_graph``)."""
+        return cuda_graph.capture_step(self)
 
-        One Nanda-sized epoch is a few hundred small kernels; replaying them as a
-        graph removes the CPU launch cost that otherwise dominates on a GPU. The
-        warm-up steps the capture needs are undone, so numbers match eager mode.
-        """
-        if self.device.type != "cuda" or self.batch_size is not None or self.any_dropout:
-            return False  # dropout masks change every step: nothing to replay
-        saved = self._snapshot()
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(3):  # lets autograd and the allocator settle before capture
-                self._step(self.train_data)
-        torch.cuda.current_stream().wait_stream(stream)
-        self._restore(saved)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            self._step(self.train_data)
-        self._graph = graph
-        return True
-
-    def _snapshot(self) -> list[Tensor]:
-        return [t.detach().clone() for t in self._state_tensors()]
-
-    @torch.no_grad()
-    def _restore(self, saved: list[Tensor]) -> None:
-        for t, value in zip(self._state_tensors(), saved, strict=True):
-            t.copy_(value)
-
-    def _state_tensors(self) -> list[Tensor]:
-        return [*self.params.values(), *self.optimizer.state_tensors()]
-
-    @torch.no_grad()
     def evaluate(self) -> Tensor:
-        """[M, len(metric_names)] on the device (no host sync)."""
-        chunk = self.pack.shared("train.eval_batch_size")
-        columns: list[list[Tensor]] = []
-        for data in (self.train_data, self.test_data):
-            per_group = []
-            for group, member_data in zip(self.groups, self.parts(data), strict=True):
-                params = {k: v[group] for k, v in self.params.items()}
-                per_group.append(self._split_metrics(params, member_data, chunk, group))
-            columns += [torch.cat(c) for c in zip(*per_group, strict=True)]
-        return torch.stack([*columns, self.weight_norms()], dim=1)
-
-    def _split_metrics(
-        self, params: dict[str, Tensor], data: SplitTensors, chunk: int | None, group: slice
-    ) -> list[Tensor]:
-        """Loss (each member's training objective) and the task's metrics of one split,
-        each [members of the group]."""
-        totals: dict[str, Tensor] = {}
-        for part in data.chunks(chunk):
-            outputs = self.forward(params, part.x, group)
-            values = {
-                "loss": self.loss_terms(outputs, part.y, group),
-                **self.task.example_metrics(outputs, part.y),
-            }
-            for name, v in values.items():
-                totals[name] = totals.get(name, 0.0) + part.exact_total(v.double())
-        means = {name: t / data.count for name, t in totals.items()}
-        means = self.task.finish_metrics(means, data.target_var)
-        return [means["loss"], *(means[m] for m in self.task.metric_names)]
-
-    @torch.no_grad()
-    def weight_norms(self) -> Tensor:
-        """Sum of squared weights per member, in float64.
-
-        Reduced one member at a time: a [M, K] row reduction is split across
-        threads differently for M=1, and a lone run must match its packed twin.
-        """
-        members = range(len(self.members))
-        return torch.stack(
-            [sum(p[i].double().pow(2).sum() for p in self.params.values()) for i in members]
-        )
+        """[M, len(metric_names)] on the device, no host sync (``grok.train.records``)."""
+        return evaluate(self)
 
     # --- loop ---------------------------------------------------------------------
-    @contextmanager
-    def _stop_on_signals(self):
-        """Turn signals into flags the loop reads between epochs (no work in handlers).
-
-        Alone: SIGTERM / SIGINT -> checkpoint and exit (Ctrl-C, kill).
-        Under submitit (its USR2 handler is installed): USR2 -> checkpoint, then submitit's
-        handler requeues the job; SIGTERM -> checkpoint and keep training, since SLURM sends
-        it before a SIGKILL (scontrol requeue, node shutdown) or before USR2 (preemption).
-        """
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        usr2 = signal.getsignal(signal.SIGUSR2)
-        under_submitit = callable(usr2)
-        stops = [signal.SIGINT] + ([signal.SIGUSR2] if under_submitit else [signal.SIGTERM])
-        previous = {s: signal.getsignal(s) for s in [*stops, signal.SIGTERM]}
-        self._requeue_handler = usr2 if under_submitit else None
-
-        def request_stop(signum: int, frame: Any) -> None:
-            self.stop_signal = signum
-
-        def request_checkpoint(signum: int, frame: Any) -> None:
-            self.checkpoint_requested = True
-
-        for s in stops:
-            signal.signal(s, request_stop)
-        if under_submitit:
-            signal.signal(signal.SIGTERM, request_checkpoint)
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-
     def fit(self) -> list[dict[str, Any]]:
         """Train to ``train.epochs``; every exit leaves a true status (``resume.finalize``)."""
         self._requeue_handler: Any = None
-        with self._stop_on_signals():
+        with stop_on_signals(self):
             try:
                 summaries = self._fit()
             except Exception as e:
@@ -452,7 +349,7 @@ class PackTrainer:
             self.checkpoint_requested = False
             if epoch % self.log_every == 0 or checkpoint:
                 wall = self.wall_before + time.perf_counter() - t0
-                self._flush(pending, bar, epoch - last_bar, wall)
+                flush(self, pending, bar, epoch - last_bar, wall)
                 pending, last_bar = [], epoch
                 if not any(self.active(i) for i in members):
                     break  # every member diverged: nothing left to train
@@ -482,48 +379,6 @@ class PackTrainer:
     def _desc(self) -> str:
         name = self.members[0].cfg.task.name
         return name if len(self.members) == 1 else f"{name} x{len(self.members)}"
-
-    def _flush(
-        self, pending: list[tuple[int, Tensor]], bar: Any, advance: int, wall: float
-    ) -> None:
-        if not pending:
-            bar.update(advance)
-            return
-        values = torch.stack([v for _, v in pending]).cpu().tolist()  # the one host sync
-        epochs = [e for e, _ in pending]
-        for i, store in enumerate(self.stores):
-            if not self.active(i):
-                continue
-            rows = []
-            for e, v in zip(epochs, values, strict=True):
-                if not self.evaluates_at(i, e):
-                    continue
-                row = dict(zip(self.metric_names, v[i], strict=True))
-                rows.append(
-                    {"epoch": e, **row, **self.measured.get(e, [{}] * len(self.members))[i]}
-                )
-                rows[-1]["wall_seconds"] = wall
-                if not math.isfinite(row["train_loss"]):
-                    self.failure[i] = f"diverged: non-finite train loss at epoch {e}"
-                    self.failed_at[i] = e
-                    break  # the record stops at the divergence
-            store.append_metrics(rows)
-            for sink in self.members[i].sinks:
-                sink.log(rows)
-            self.rows_written[i] += len(rows)
-        for e in epochs:
-            self.measured.pop(e, None)
-        latest = [dict(zip(self.metric_names, v, strict=True)) for v in values[-1]]
-        goal = self.task.milestone
-        key = f"test_{goal.metric}"
-        if len(self.members) == 1:
-            row = latest[0]
-            shown = ["train_loss", "test_loss", f"train_{goal.metric}", key]
-            bar.set_postfix({k: f"{row[k]:.3g}" for k in shown}, refresh=False)
-        else:
-            grokked = sum(goal.reached(r[key]) for r in latest)
-            bar.set_postfix(grokked=f"{grokked}/{len(latest)}", refresh=False)
-        bar.update(advance)
 
 
 def train_pack(members: list[Member], progress: bool = True) -> list[dict[str, Any]]:
