@@ -111,3 +111,36 @@ def test_a_finished_run_whose_mirror_was_cut_short_replays_it_on_rerun(tmp_path)
     assert {k: v for k, v in after.items() if k != "wandb_logged_epoch"} == before
     run(cfg, run_dir, progress=False)  # once complete, a rerun writes nothing more
     assert len(offline_runs(run_dir)) == 1
+
+
+def test_a_requeued_job_does_not_share_a_w_and_b_service_it_inherited(tmp_path):
+    """SLURM passes the submitter's environment on, a W&B service address included when the
+    sweep was started from a process that used W&B (a notebook; this test process). A segment
+    killed mid-write left its run id registered in that service, and the requeued segment's
+    `wandb.init` failed with "run ID ... is in use": the run dir was done, W&B had nothing
+    (seen in CI under `scontrol requeue`). Each grok process must use a service of its own."""
+    import os
+
+    import wandb
+
+    from tests.conftest import launch
+
+    run_dir = tmp_path / "run"
+    args = [*OFFLINE, "train.epochs=20", f"hydra.run.dir={run_dir}"]
+    launch(*args, cwd=tmp_path)
+    shutil.rmtree(run_dir / "wandb")  # the kill: no complete offline run, no marker
+    (run_dir / "wandb_logged_epoch").unlink()
+    run_id = (run_dir / "wandb_id").read_text().strip()
+    # The killed segment's W&B run, still open in a service this process started.
+    stale = wandb.init(
+        id=run_id, mode="offline", dir=str(tmp_path), reinit="create_new",
+        settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
+    )  # fmt: skip
+    try:
+        assert os.environ.get("WANDB_SERVICE")  # what launch.py (and sbatch) inherit
+        proc = launch(*args, cwd=tmp_path)  # the requeued segment
+    finally:
+        stale.finish()
+    assert "is in use" not in proc.stderr
+    (offline,) = offline_runs(run_dir)
+    assert offline.run_id == run_id and [r["epoch"] for r in offline.history] == [0, 10, 20]

@@ -104,6 +104,18 @@ def reachable(timeout: float) -> bool:
     return _REACHABLE[url]
 
 
+def forget_inherited_service() -> None:
+    """Drop a W&B service address (``WANDB_SERVICE``) this process inherited instead of
+    started: from a notebook or test that used W&B and then launched grok, passed on by
+    SLURM with the submitter's environment. Every segment of a requeued job would share that
+    service; a segment killed mid-write leaves its run id registered there, and the next
+    segment's ``wandb.init`` fails with "run ID ... is in use". Its token names the process
+    that started it (``<version>-<pid>-...``)."""
+    token = os.environ.get("WANDB_SERVICE", "")
+    if token and token.split("-")[1:2] != [str(os.getpid())]:
+        del os.environ["WANDB_SERVICE"]
+
+
 class WandbSink:
     """Receives a run's metric rows at each flush and its summary at the end."""
 
@@ -188,6 +200,8 @@ class WandbSink:
 
         def init() -> Any:
             import wandb
+
+            forget_inherited_service()
 
             run = wandb.init(
                 project=self.cfg.project,
