@@ -11,10 +11,11 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> dict:
+    from grok.config import exit_on_error
     from grok.run import run
 
     run_dir = HydraConfig.get().runtime.output_dir
-    summary = run(cfg, run_dir)
+    summary = exit_on_error(lambda: run(cfg, run_dir))  # a refusal: one line, exit 2
     if summary["status"] != "done":  # a failed run exits non-zero, saying why
         print(
             f"grok: run {summary['status']}: {summary.get('failure', '')} ({run_dir})",
@@ -25,4 +26,7 @@ def main(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
+    from grok.overrides import exit_on_bad_command_line
+
+    exit_on_bad_command_line(sys.argv[1:])  # a missing option or key: one line, exit 2
     main()

@@ -59,11 +59,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _measure(path: Path, keys: str, device: str) -> int:
     from grok.measures.posthoc import BadKeys, KeySpec, measure
+    from grok.store.lock import RunDirBusy
 
     start = time.perf_counter()
     try:
         works = measure(path, KeySpec.parse(keys), device=device)
-    except (BadKeys, ValueError) as e:
+    except (BadKeys, RunDirBusy, ValueError) as e:
         print(f"grok measure: {e}", file=sys.stderr)
         return 2
     if not works:

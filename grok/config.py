@@ -120,6 +120,45 @@ def _loss_problems(items: tuple, loss: Any) -> list[str]:
     return [f"train.loss={loss!r}: task {name} allows {list(cls.losses)} (null: {cls.losses[0]})"]
 
 
+def notices(flat: dict[str, Any]) -> list[str]:
+    """Accepted but worth a line: values that do less than they seem to. An evaluation
+    cadence longer than the run still evaluates its first and last epoch (a short trial run
+    keeps a two-point curve); a batch larger than the train split is one full-batch step in
+    shuffled order (close to ``train.batch_size=null``, not bitwise)."""
+    out = []
+    epochs, every = flat.get("train.epochs"), flat.get("train.eval_every")
+    if isinstance(epochs, int) and isinstance(every, int) and every > epochs:
+        out.append(
+            f"train.eval_every={every} > train.epochs={epochs}: only epochs 0 and {epochs} "
+            "are evaluated"
+        )
+    batch = flat.get("train.batch_size")
+    if isinstance(batch, int) and not isinstance(batch, bool):
+        items = tuple(sorted((k[5:], _freeze(v)) for k, v in flat.items() if k[:5] == "task."))
+        n_train = _train_size(items)
+        if batch >= n_train:
+            out.append(
+                f"train.batch_size={batch} >= the {n_train} training examples: each epoch is "
+                "one full-batch step (in shuffled order)"
+            )
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _train_size(items: tuple) -> int:
+    from grok.task import build_task
+
+    return build_task(OmegaConf.create(_thaw(items))).n_train
+
+
+def print_notices(flats: list[dict[str, Any]]) -> None:
+    seen: dict[str, None] = {}
+    for flat in flats:
+        seen.update(dict.fromkeys(notices(flat)))
+    for line in seen:
+        print(f"grok: note: {line}", file=sys.stderr)
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise one ConfigError listing every bad value and what is allowed."""
     errors = problems(cfg)
@@ -133,12 +172,14 @@ class ValidateConfig(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         from grok.run import claim_run_dir
+        from grok.store.contract import flat_config
         from grok.train.packing import memory_problems
 
         task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
         exit_on_error(lambda: validate(task_cfg))
         exit_on_error(lambda: _refuse(memory_problems([task_cfg])))
         exit_on_error(lambda: claim_run_dir(task_cfg, str(config.hydra.run.dir)))
+        print_notices([flat_config(task_cfg)])
 
 
 def _refuse(problems: list[str]) -> None:

@@ -42,6 +42,8 @@ class Run:
         self.path = files.dir
         if files.damage:
             warnings.warn(f"{files.damage}; reading what is there", stacklevel=3)
+        elif files.stale:
+            warnings.warn(files.stale, stacklevel=3)
 
     def __repr__(self) -> str:
         return (

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from grok.config import validate
 from grok.store.contract import RunPlan, plan_run
-from grok.store.lock import claim, release
+from grok.store.lock import LOCK, claim, release
 from grok.store.rundir import RunStore
 from grok.train import Member, train_pack
 
@@ -96,14 +96,19 @@ def claim_run_dir(cfg: DictConfig, run_dir: str | os.PathLike) -> RunPlan:
     lock and remove the dir if this call created it, so nothing is left behind."""
     run_dir = Path(run_dir)
     created = not run_dir.exists()
+    new_lock = not (run_dir / LOCK).exists()
     claim(run_dir)
     try:
-        return plan_run(cfg, run_dir)
+        plan = plan_run(cfg, run_dir)
     except BaseException:
+        if new_lock:  # a refused dir is left as it was found: no lock file either
+            (run_dir / LOCK).unlink(missing_ok=True)
         release(run_dir)
         if created:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    RunStore(run_dir).remove_stale_temps()  # ours to remove: we hold the lock
+    return plan
 
 
 def prepare_member(cfg: DictConfig, run_dir: str | os.PathLike, info: dict | None = None) -> Member:

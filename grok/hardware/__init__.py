@@ -12,10 +12,19 @@ DEVICES = ("cpu", "cuda", "auto")
 
 
 def validate(cfg: Any) -> list[str]:
+    out = []
     device = cfg.get("device")
     if device not in DEVICES and not str(device).startswith("cuda:"):
-        return [f"hardware.device={device!r}: allowed are {list(DEVICES)} or 'cuda:N'"]
-    return []
+        out.append(f"hardware.device={device!r}: allowed are {list(DEVICES)} or 'cuda:N'")
+    threads = cfg.get("threads")
+    if threads is not None and (
+        not isinstance(threads, int) or isinstance(threads, bool) or threads < 1
+    ):
+        out.append(
+            f"hardware.threads={threads!r}: a positive number of CPU threads, or null for "
+            "torch's default (all cores)"
+        )
+    return out
 
 
 def resolve_device(name: str) -> torch.device:
@@ -31,7 +40,7 @@ def resolve_device(name: str) -> torch.device:
 
 def configure(device: torch.device, threads: int | None, tf32: bool | None) -> None:
     """Process-wide numeric settings. TF32 is off unless asked for (fidelity first)."""
-    if threads:
+    if threads is not None:
         torch.set_num_threads(int(threads))
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = bool(tf32)

@@ -34,6 +34,11 @@ on 2; 2026-11), the forward is already one large matmul per chunk, and each run'
 then equal ``fourier_values`` on its own checkpoint exactly. On a GPU, ``measure_batch`` is
 where a vmapped forward (as ``PackTrainer`` does) with lockstep ``nanda.accumulate`` would go.
 
+Training alongside. ``grok measure`` may run while the run trains: it holds its own lock on
+each run dir (``.grok_measure.lock``, so two calls never write one file twice; a run another
+call holds is skipped with one line), and a checkpoint that ``train.keep_weights`` prunes
+between planning and loading is skipped with one line.
+
 Cost: one ``fourier_values`` call per checkpoint (see ``grok/measures/nanda.py``) plus a load.
 """
 
@@ -49,6 +54,7 @@ import torch
 
 from grok.store import POSTHOC, DamagedFile, RunStore, load_checkpoint, read_jsonl
 from grok.store.files import atomic_write_bytes, jsonl_lines
+from grok.store.lock import MEASURE_LOCK, RunDirBusy, RunLock
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,9 @@ class RunWork:
         return {"epoch": epoch, **head, **values}
 
 
+_BUSY = "another grok measure is measuring it"
+
+
 class BadKeys(ValueError):
     """``--keys`` names a frequency a run does not have."""
 
@@ -135,16 +144,27 @@ def plan_run(run_dir: Path, config: dict[str, Any], spec: KeySpec, device: str) 
     work = RunWork(run_dir, spec, _batch_group(config, task), keys, keys_epoch)
     work.kept, work.rewrite = _kept_rows(work)
     done = {r["epoch"] for r in work.kept}
+    epochs = RunStore(run_dir).checkpoint_epochs("weights")  # training may have moved on
     work.todo = [e for e in epochs if e not in done]
     return work
 
 
 def _newest_readable(run_dir: Path, epochs: list[int], device: str) -> Any:
-    for epoch in reversed(epochs):
+    """The newest checkpoint that loads. A run still training may prune the one listed
+    (``train.keep_weights``) before it is read: then the list is read again."""
+    damaged: set[int] = set()
+    for _ in range(100):
+        candidates = [e for e in epochs if e not in damaged]
+        if not candidates:
+            return None
         try:
-            return load_checkpoint(run_dir, epoch, device=device)
-        except DamagedFile as e:
-            print(f"grok measure: {e}; the final keys come from an older checkpoint")
+            return load_checkpoint(run_dir, candidates[-1], device=device)
+        except (DamagedFile, FileNotFoundError) as e:
+            if RunStore(run_dir).checkpoint_path("weights", candidates[-1]).exists():
+                print(f"grok measure: {e}; the final keys come from an older checkpoint")
+                damaged.add(candidates[-1])
+            else:
+                epochs = RunStore(run_dir).checkpoint_epochs("weights")
     return None
 
 
@@ -190,13 +210,24 @@ def batches(works: list[RunWork]) -> Iterator[list[tuple[RunWork, int]]]:
 
 
 @torch.no_grad()
-def measure_batch(batch: list[tuple[RunWork, int]], device: str) -> list[dict[str, Any]]:
-    """Rows for same-shape checkpoints of one epoch (a loop on CPU: module docstring)."""
+def measure_batch(
+    batch: list[tuple[RunWork, int]], device: str, say: Callable[[str], None] = print
+) -> list[dict[str, Any] | None]:
+    """Rows for same-shape checkpoints of one epoch (a loop on CPU: module docstring); None
+    for a checkpoint training pruned since it was planned."""
     from grok.measures.modular import fourier_values, model_forward
 
-    rows = []
+    rows: list[dict[str, Any] | None] = []
     for work, epoch in batch:
-        ckpt = load_checkpoint(work.dir, epoch, device=device)
+        try:
+            ckpt = load_checkpoint(work.dir, epoch, device=device)
+        except (DamagedFile, FileNotFoundError):
+            if RunStore(work.dir).checkpoint_path("weights", epoch).exists():
+                raise
+            say(f"grok measure: {work.dir}: epoch {epoch} was pruned by training "
+                "(train.keep_weights) before it was measured; skipped")  # fmt: skip
+            rows.append(None)
+            continue
         params = dict(ckpt.model.named_parameters())
         forward = model_forward(ckpt.model, ckpt.task)
         values = fourier_values(ckpt.task, params, forward, ckpt.model, key_freqs=work.keys)
@@ -212,13 +243,37 @@ def measure(
     say: Callable[[str], None] = print,
 ) -> list[RunWork]:
     """Write ``measures_posthoc.jsonl`` for every modular run at or below ``path``; returns
-    the runs measured. Every run is planned (and ``--keys`` checked) before any is measured."""
-    from tqdm.auto import tqdm
-
+    the runs measured. Every run is planned (and ``--keys`` checked) before any is measured;
+    ``RunDirBusy`` when another ``grok measure`` holds every run."""
     from grok.report.runs import find_runs
 
+    locks: list[RunLock] = []
+    try:
+        return _measure_locked(find_runs(path), spec, device, progress, say, locks)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _measure_locked(
+    runs: list[Any],
+    spec: KeySpec,
+    device: str,
+    progress: bool,
+    say: Callable[[str], None],
+    locks: list[RunLock],
+) -> list[RunWork]:
+    from tqdm.auto import tqdm
+
     works, skipped, bad = [], defaultdict(list), []
-    for run in find_runs(path):
+    for run in runs:
+        lock = RunLock(run.dir, MEASURE_LOCK)
+        try:
+            lock.acquire()
+        except RunDirBusy:
+            skipped[_BUSY].append(run.name)
+            continue
+        locks.append(lock)
         try:
             planned = plan_run(run.dir, run.config, spec, device)
         except BadKeys as e:
@@ -230,6 +285,11 @@ def measure(
             works.append(planned)
     if bad:
         raise BadKeys("\n".join(bad))
+    busy = skipped.pop(_BUSY, [])
+    if busy and not works and not skipped:
+        raise RunDirBusy(f"{_BUSY}: {', '.join(busy)}; wait for it to finish")
+    if busy:
+        skipped[_BUSY] = busy
     for work in works:
         if work.rewrite:
             atomic_write_bytes(work.file, jsonl_lines(work.kept).encode())
@@ -243,9 +303,10 @@ def measure(
     )
     with tqdm(total=todo, disable=not progress or todo == 0, desc="grok measure") as bar:
         for batch in batches(works):
-            for (work, _), row in zip(batch, measure_batch(batch, device), strict=True):
-                with open(work.file, "a") as f:
-                    f.write(jsonl_lines([row]))
+            for (work, _), row in zip(batch, measure_batch(batch, device, say), strict=True):
+                if row is not None:
+                    with open(work.file, "a") as f:
+                        f.write(jsonl_lines([row]))
             bar.update(len(batch))
     for work in works:  # a row kept past a checkpoint measured now (the file was edited)
         if work.kept and work.todo and work.todo[0] < work.kept[-1]["epoch"]:

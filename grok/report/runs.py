@@ -18,14 +18,18 @@ import yaml
 
 from grok import keys as config_keys
 from grok.store.files import DamagedFile, read_json, read_jsonl
-from grok.store.rundir import POSTHOC
+from grok.store.lock import describe, holder, last_holder
+from grok.store.rundir import POSTHOC, RunStore
 
 try:
     from yaml import CSafeLoader as Loader
 except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as Loader  # type: ignore[assignment]
 
-STATUS = {"done": "done", "running": "running", "failed": "failed", "interrupted": "preempted"}
+# summary.json's words, and one of the readers' own: ``damaged`` (a file cannot be read, or a
+# finished run's record is incomplete). A ``running`` summary no live process holds (kill -9,
+# a lost node) reads as ``interrupted``, as a Ctrl-C or a preemption writes it.
+STATUSES = ("done", "running", "failed", "interrupted", "damaged")
 
 
 @dataclass
@@ -55,7 +59,19 @@ class Run:
         if self.damage:
             return "damaged"
         raw = self.summary.get("status", "running")
-        return STATUS.get(raw, raw)
+        return "interrupted" if raw == "running" and self.stale else raw
+
+    @cached_property
+    def stale(self) -> str | None:
+        """Why a run whose summary says ``running`` is not (None: a process holds it)."""
+        if self.summary.get("status", "running") != "running" or holder(self.dir) is not None:
+            return None
+        last = last_holder(self.dir)
+        who = f" (last held by {describe(last)})" if last else ""
+        return (
+            f"{self.dir}: summary.json says running, but no grok process holds the run{who}: "
+            "it was killed or its machine went down; run the same command again to resume"
+        )
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -117,6 +133,7 @@ def load_run(path: Path) -> Run:
             config = yaml.load((path / "config.yaml").read_text(), Loader=Loader) or {}
         except yaml.YAMLError as e:
             damage = damage or f"{path / 'config.yaml'}: not valid YAML ({e})"
+    damage = damage or RunStore(path).record_problem(summary)
     return Run(path, summary, config, damage, _typed_keys(path))
 
 

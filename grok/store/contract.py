@@ -11,7 +11,13 @@
 - ``train.epochs`` may be raised (a finished run then continues from its last checkpoint,
   which is how researchers watch a long clean-up phase) unless ``optim.schedule=cosine``,
   whose learning rate at every step depends on it; it may never drop below the epochs
-  already trained.
+  already trained;
+- a dir holding files grok did not write (no config.yaml of grok's) is refused, naming
+  them: grok never overwrites what it did not make;
+- a run that failed for a reason outside it (disk full, out of memory, a crash) resumes
+  from its newest checkpoint; one that diverged stays failed (its config is the cause);
+- a finished run whose record is incomplete (``RunStore.record_problem``), or whose
+  metrics.jsonl is damaged before its last line, is refused, naming the file.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from typing import Any
 
 from grok import keys
 from grok.errors import ConfigError
-from grok.store.files import DamagedFile
-from grok.store.rundir import METRICS, RunStore
+from grok.store.files import DamagedFile, read_jsonl
+from grok.store.rundir import CONFIG, METRICS, RunStore
 
 EPOCHS = "train.epochs"
 ABSENT = "(absent)"
@@ -81,12 +87,25 @@ def plan_run(cfg: Any, run_dir: Path) -> RunPlan:
     store = RunStore(run_dir)
     new = flat_config(cfg)
     mode = new.get("train.resume", "auto")
-    if mode is False or mode == "false":
-        return RunPlan("fresh", restart=True)
+    foreign = store.foreign_entries()
     try:
         old_cfg = store.read_config()
     except DamagedFile as e:
+        if mode is False or mode == "false":
+            return RunPlan("fresh", restart=True)
         raise ResumeRefused(f"cannot resume {run_dir}: {e}; {_ways_out(run_dir)}") from None
+    if old_cfg is not None and not _is_grok_config(old_cfg):
+        foreign = [CONFIG]
+    if foreign:
+        more = f" and {len(foreign) - 8} more" if len(foreign) > 8 else ""
+        shown = ", ".join(foreign[:8]) + more
+        raise ResumeRefused(
+            f"{run_dir} holds files grok did not write ({shown}); grok trains in an empty dir "
+            "or in one of its own run dirs and never overwrites what it did not make: use "
+            "another run dir (hydra.run.dir=<new dir>), or move those files away"
+        )
+    if mode is False or mode == "false":
+        return RunPlan("fresh", restart=True)
     checkpoints = store.resumable_epochs()
     if old_cfg is None:
         if checkpoints:
@@ -96,7 +115,7 @@ def plan_run(cfg: Any, run_dir: Path) -> RunPlan:
             )
         if mode is True or mode == "true":
             raise ResumeRefused(f"train.resume=true but {run_dir} holds no run to resume")
-        return RunPlan("fresh", restart=(run_dir / METRICS).exists())
+        return RunPlan("fresh")
     old = flat_config(old_cfg)
     diffs = identity_differences(old, new)
     epochs_change = diffs.pop(EPOCHS, None)
@@ -108,6 +127,9 @@ def plan_run(cfg: Any, run_dir: Path) -> RunPlan:
             + f"\n{_ways_out(run_dir)}"
         )
     summary = _read_summary(store)
+    problem = store.record_problem(summary) or _metrics_problem(store)
+    if problem:
+        raise ResumeRefused(f"cannot resume {run_dir}: {problem}; {_ways_out(run_dir)}")
     trained = max(checkpoints[-1] if checkpoints else 0, int((summary or {}).get("epochs") or 0))
     target = int(new[EPOCHS])
     if epochs_change is not None:
@@ -124,7 +146,7 @@ def plan_run(cfg: Any, run_dir: Path) -> RunPlan:
             )
     changes = {k: (old.get(k), new.get(k)) for k in set(old) | set(new) if old.get(k) != new.get(k)}
     status = (summary or {}).get("status")
-    if status == "failed" and summary is not None:
+    if status == "failed" and summary is not None and diverged(summary):
         if epochs_change is not None:
             raise ResumeRefused(
                 f"cannot continue {run_dir}: it failed ({summary.get('failure')}); "
@@ -139,6 +161,26 @@ def plan_run(cfg: Any, run_dir: Path) -> RunPlan:
             raise ResumeRefused(f"train.resume=true but {run_dir} has no checkpoint to resume")
         return RunPlan("fresh", restart=True, changes=changes)
     return RunPlan("resume", epoch=usable[-1], changes=changes)
+
+
+def diverged(summary: dict[str, Any]) -> bool:
+    """A numerical failure: the config is its cause, so rerunning it gives the same. Other
+    failures (disk full, out of memory, a crash, no readable checkpoint) resume."""
+    kind = summary.get("failure_kind")
+    return kind == "diverged" if kind else str(summary.get("failure", "")).startswith("diverged")
+
+
+def _is_grok_config(cfg: dict[str, Any]) -> bool:
+    return all(isinstance(cfg.get(k), dict) for k in ("task", "model", "train"))
+
+
+def _metrics_problem(store: RunStore) -> str | None:
+    """A damaged line before the last one (a torn last line is fine: resume cuts it)."""
+    try:
+        read_jsonl(store.dir / METRICS, warn=False)
+    except DamagedFile as e:
+        return f"{e}; a row before the last one is damaged, so the record cannot be trusted"
+    return None
 
 
 def _read_summary(store: RunStore) -> dict[str, Any] | None:

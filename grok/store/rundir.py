@@ -41,6 +41,10 @@ CONFIG = "config.yaml"
 POSTHOC = "measures_posthoc.jsonl"  # grok/measures/posthoc.py
 CHECKPOINTS = "checkpoints"
 _CKPT = re.compile(r"^(weights|state)_(\d+)\.pt$")
+# What may be in a run dir before grok has written its config.yaml: its own locks, and
+# what Hydra writes first (.hydra/, the job's log). Anything else is someone else's.
+BOOKKEEPING = (".grok.lock", ".grok_measure.lock", ".hydra")
+FINISHED = ("done", "interrupted")  # statuses whose summary promises a complete record
 
 
 def versions() -> dict[str, str]:
@@ -148,6 +152,42 @@ class RunStore:
             for epoch in self.checkpoint_epochs(kind)[: -keep or None]:
                 self.checkpoint_path(kind, epoch).unlink(missing_ok=True)
 
+    def foreign_entries(self) -> list[str]:
+        """Names in a dir without grok's config.yaml that neither grok nor Hydra wrote."""
+        if not self.dir.is_dir() or (self.dir / CONFIG).exists():
+            return []
+        return sorted(
+            p.name + ("/" if p.is_dir() else "")
+            for p in self.dir.iterdir()
+            if p.name not in BOOKKEEPING and not (p.suffix == ".log" and p.is_file())
+        )
+
+    def record_problem(self, summary: dict[str, Any] | None) -> str | None:
+        """Why a finished run's record is incomplete (None: it is whole): a summary that says
+        ``done`` promises config.yaml and the metrics rows up to its last epoch."""
+        if not summary or summary.get("status") not in FINISHED:
+            return None
+        for name in (CONFIG, METRICS):
+            if not (self.dir / name).is_file():
+                return f"{self.dir / name} is missing (summary.json says {summary['status']})"
+        last = _last_epoch(self.dir / METRICS)
+        epochs = summary.get("epochs")
+        if summary["status"] == "done" and isinstance(epochs, int) and last != epochs:
+            return (
+                f"{self.dir / METRICS} ends at epoch {last}, but summary.json says the run "
+                f"trained {epochs} epochs"
+            )
+        return None
+
+    def remove_stale_temps(self) -> None:
+        """Temp files (``.name.xxxx``, from ``atomic_*``) a killed writer left. Only the
+        lock holder writes here, so any found when it starts are stale."""
+        for folder in (self.dir, self.ckpt_dir):
+            if folder.is_dir():
+                for p in folder.glob(".*.*"):
+                    if p.is_file() and p.name not in BOOKKEEPING and _is_temp(p.name):
+                        p.unlink(missing_ok=True)
+
     def clear(self) -> None:
         """Forget a previous run in this dir (``train.resume=false``, or a start that never
         reached its first checkpoint)."""
@@ -158,9 +198,35 @@ class RunStore:
             (self.dir / name).unlink(missing_ok=True)
 
 
+def _is_temp(name: str) -> bool:
+    """``.summary.json.k3j_x9`` -> True: the prefix ``atomic_*`` gives ``mkstemp``."""
+    targets = (SUMMARY, METRICS, CONFIG, POSTHOC, "weights_", "state_")
+    return name.startswith(".") and any(name[1:].startswith(t) for t in targets)
+
+
+def _last_epoch(path: Path) -> int | None:
+    """The epoch of a JSON-lines file's last complete row, reading only its tail."""
+    import json
+
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 65536))
+        lines = f.read().split(b"\n")
+    for line in reversed(lines):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("epoch"), int):
+            return row["epoch"]
+    return None
+
+
 __all__ = [
     "CHECKPOINTS",
     "CONFIG",
+    "FINISHED",
     "METRICS",
     "POSTHOC",
     "SUMMARY",

@@ -22,9 +22,9 @@ from grok import hardware
 from grok.errors import ConfigError
 from grok.measures.phases import phases
 from grok.store import SUMMARY, DamagedFile, versions
-from grok.store.contract import RunPlan, plan_run
+from grok.store.contract import ResumeRefused, RunPlan, plan_run
 from grok.store.files import overwrite_json
-from grok.train.summary import failure_reason, milestone_spec, milestones, segment
+from grok.train.summary import failure_kind, failure_reason, milestone_spec, milestones, segment
 
 if TYPE_CHECKING:
     from grok.train.trainer import PackTrainer
@@ -62,10 +62,14 @@ def restore(trainer: PackTrainer) -> int:
         trainer.epoch = epoch
         return epoch
     dirs = ", ".join(str(s.dir) for s in trainer.stores)
-    raise ConfigError(
+    raise NoReadableCheckpoint(
         f"no readable checkpoint to resume in {dirs}; start over with train.resume=false "
         "(deletes what is there) or use a new run dir"
     )
+
+
+class NoReadableCheckpoint(ResumeRefused):
+    """Every checkpoint the plan could resume from is damaged (a refusal: exit 2)."""
 
 
 @torch.no_grad()
@@ -131,6 +135,7 @@ def write_start(trainer: PackTrainer) -> None:
         trainer.segments.append([*previous.get("segments", []), seg])
         summary = {**previous, **_base(trainer, i, "running"), "segments": trainer.segments[i]}
         summary.pop("failure", None)
+        summary.pop("failure_kind", None)
         store.write_summary(summary)
 
 
@@ -170,6 +175,7 @@ def finalize(trainer: PackTrainer, i: int, wall: float) -> dict[str, Any]:
     )
     if trainer.failure[i]:
         summary["failure"] = trainer.failure[i]
+        summary["failure_kind"] = "diverged"
     store.write_summary(summary)
     for sink in member.sinks:
         sink.finish(summary)
@@ -178,13 +184,20 @@ def finalize(trainer: PackTrainer, i: int, wall: float) -> dict[str, Any]:
 
 def record_crash(trainer: PackTrainer, error: BaseException) -> None:
     """Best effort: the disk may be full, but a status that says ``running`` forever lies.
-    A refusal before this segment wrote anything leaves the run dir as it was."""
-    if not trainer.segments:
+    A refusal before this segment wrote anything leaves the run dir as it was, except that
+    a run none of whose checkpoints can be read says so (its summary said ``running``)."""
+    unreadable = isinstance(error, NoReadableCheckpoint)
+    if not trainer.segments and not unreadable:
         return
     for i, store in enumerate(trainer.stores):
-        reason = failure_reason(error, store.dir)
+        reason = str(error) if unreadable else failure_reason(error, store.dir)
+        kind = "damaged" if unreadable else failure_kind(error)
         summary = {**_previous_summary(store), **_base(trainer, i, "failed")}
-        summary.update({"epochs": trainer.epoch, "failure": reason})
+        if unreadable:
+            summary.setdefault("epochs", trainer.epoch)
+        else:
+            summary["epochs"] = trainer.epoch
+        summary.update({"failure": reason, "failure_kind": kind})
         try:
             try:
                 store.write_summary(summary)

@@ -46,6 +46,19 @@ def segment(start_epoch: int, device: str, changes: dict[str, tuple[Any, Any]]) 
     return out
 
 
+def failure_kind(exc: BaseException) -> str:
+    """Why it failed, for the resume contract: every kind but ``diverged`` (written by the
+    trainer, not from an exception) resumes when the run is started again."""
+    text = f"{type(exc).__name__}: {exc}".lower()
+    if isinstance(exc, MemoryError) or "out of memory" in text:
+        return "out_of_memory"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "disk_full"
+    if "unexpected pos" in text or "file write failed" in text:
+        return "disk_full"
+    return "error"
+
+
 def failure_reason(exc: BaseException, run_dir: Path) -> str:
     """One line a researcher can act on: out of memory, disk full, or the exception."""
     text = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]

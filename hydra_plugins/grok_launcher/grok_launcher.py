@@ -71,10 +71,15 @@ def setup_members(hydra_context: HydraContext, configs: list) -> tuple[list, lis
             job_subdir_key="hydra.sweep.subdir",
         )
         if ret.status != JobStatus.COMPLETED:
+            from grok.errors import ConfigError
             from grok.run import release_members
 
             release_members(members)
-            raise ret.return_value
+            error = ret._return_value
+            if isinstance(error, ConfigError):  # a refusal (busy, resume contract): one line
+                print(f"grok: {error}", file=sys.stderr)
+                sys.exit(2)
+            raise error
         members.append(ret.return_value)
         returns.append(ret)
     return members, returns
@@ -90,10 +95,13 @@ def train_members(members: list, returns: list) -> None:
     try:
         summaries = train_pack(members, progress=progress)
     except Exception as e:  # the whole pack failed (its summaries say why)
+        from grok.errors import ConfigError
+
         log.error(f"pack of {len(members)} failed: {e!r}")
         for member, ret in zip(members, returns, strict=True):
             ret.status = JobStatus.FAILED
-            ret.return_value = RuntimeError(f"{member.run_dir}: {e!r}")
+            refused = isinstance(e, ConfigError)  # e.g. no readable checkpoint: exit 2
+            ret.return_value = e if refused else RuntimeError(f"{member.run_dir}: {e!r}")
         return
     finally:
         release_members(members)
@@ -105,7 +113,10 @@ def train_members(members: list, returns: list) -> None:
 
 
 def exit_if_failed(returns: list) -> None:
-    """After every pack has run: one message naming each failed run, and exit 1."""
+    """After every pack has run: one message naming each failed run, and exit 1 (exit 2
+    when some were refused rather than failed)."""
+    from grok.errors import ConfigError
+
     failed = [r for r in returns if r is not None and r.status == JobStatus.FAILED]
     if failed:
         lines = [f"  {r._return_value}" for r in failed]
@@ -114,7 +125,7 @@ def exit_if_failed(returns: list) -> None:
             + "\n".join(lines),
             file=sys.stderr,
         )
-        sys.exit(1)
+        sys.exit(2 if any(isinstance(r._return_value, ConfigError) for r in failed) else 1)
 
 
 class GrokLauncher(Launcher):

@@ -187,7 +187,7 @@ def validate_jobs(
 ) -> None:
     """Exit 2 with every problem of every job (config, memory, resources, run dirs), before
     anything is created."""
-    from grok.config import problems_flat
+    from grok.config import print_notices, problems_flat
     from grok.train.packing import memory_problems
 
     bad = []
@@ -200,12 +200,30 @@ def validate_jobs(
             bad.append(f"job #{job.num} ({job.label}):\n    " + "\n    ".join(errors))
     if bad:
         fail(launcher.config, bad)
+    print_notices([job.flat for job in jobs])
 
 
 def fail(config: DictConfig, problems: list) -> None:
     remove_sweep_dir(Path(str(config.hydra.sweep.dir)))
     print("grok: invalid sweep, nothing was launched:\n  " + "\n  ".join(problems), file=sys.stderr)
     sys.exit(2)
+
+
+# Sweep dirs this process made (sweep dir -> the topmost folder it created for it), so a
+# rejected sweep removes an explicit ``hydra.sweep.dir`` outside the working dir too.
+CREATED: dict = {}
+
+
+def note_created(sweep_dir: Path) -> None:
+    """Before the sweeper makes ``sweep_dir``: remember the topmost folder that is new."""
+    sweep_dir = sweep_dir.resolve()
+    top = None
+    for d in [sweep_dir, *sweep_dir.parents]:
+        if d.exists():
+            break
+        top = d
+    if top is not None:
+        CREATED[sweep_dir] = top
 
 
 def remove_sweep_dir(sweep_dir: Path) -> None:
@@ -215,10 +233,16 @@ def remove_sweep_dir(sweep_dir: Path) -> None:
         return
     (sweep_dir / "multirun.yaml").unlink(missing_ok=True)
     cwd = Path.cwd().resolve()
+    top = CREATED.get(sweep_dir.resolve())
     for d in [sweep_dir.resolve(), *sweep_dir.resolve().parents]:
-        if d == cwd or cwd not in d.parents or any(d.iterdir()):
+        ours = top is not None and (d == top or top in d.parents)
+        if not ours and (d == cwd or cwd not in d.parents):
+            break
+        if any(d.iterdir()):
             break
         d.rmdir()
+        if d == top:
+            break
 
 
 def job_dir(launcher: Any, job: Job) -> Path:
@@ -227,13 +251,22 @@ def job_dir(launcher: Any, job: Job) -> Path:
 
 
 def plan_runs(launcher: Any, jobs: list) -> list:
-    """Each job's resume plan (read-only); exit 2 naming every run dir that refuses."""
+    """Each job's resume plan (read-only); exit 2 naming every run dir that refuses or that
+    another grok process is training in (a second sweep on one ``hydra.sweep.dir``)."""
     from grok.errors import ConfigError
     from grok.store.contract import plan_run
+    from grok.store.lock import describe, holder
 
     plans, bad = [], []
     for job in jobs:
         run_dir = job_dir(launcher, job)
+        held = holder(run_dir) if run_dir.exists() else None
+        if held is not None:
+            bad.append(
+                f"job #{job.num} ({job.label}):\n    {run_dir} is in use by another grok "
+                f"process ({describe(held)}); wait for it to finish, or stop it"
+            )
+            continue
         try:
             plans.append(plan_run(job.flat, run_dir) if run_dir.exists() else None)
         except ConfigError as e:

@@ -4,7 +4,8 @@
   second would share it (and every job's run dir). Each invocation claims its dir with an
   atomic ``mkdir``; a taken name gets a suffix (``..._1``). An explicit
   ``hydra.sweep.dir=X`` is reused on purpose (re-running a sweep resumes it; each run
-  dir's lock keeps two processes apart).
+  dir's lock keeps two processes apart); if this invocation made it and the sweep is
+  refused, it is removed again.
 - The basic sweeper writes ``multirun.yaml`` into a new sweep dir before it checks that
   every job composes; a sweep over a key that does not exist then leaves that dir
   behind. This one removes it again when the check fails, and leaves the check to
@@ -20,7 +21,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from omegaconf import read_write
 
-from hydra_plugins.grok_launcher.preflight import remove_sweep_dir
+from hydra_plugins.grok_launcher.preflight import note_created, remove_sweep_dir
 
 
 @dataclass
@@ -47,6 +48,7 @@ class GrokSweeper(BasicSweeper):
             str(o).lstrip("+").startswith("hydra.sweep.dir=") for o in config.hydra.overrides.hydra
         )
         if explicit:
+            note_created(Path(str(config.hydra.sweep.dir)))  # removed again if refused
             return
         wanted = Path(str(config.hydra.sweep.dir))
         wanted.parent.mkdir(parents=True, exist_ok=True)
