@@ -1,0 +1,185 @@
+"""train.stop_after_grok: a run stops N epochs after it groks; a stopped member leaves its pack.
+
+The quickstart (measures off, a ceiling of 800 epochs) groks around epoch 700 on these
+machines; its wd=0.5 twin does not grok by 800, so it trains to the ceiling.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from grok.store import RunStore
+from grok.train import Member, train_pack
+from tests.conftest import launch, make_cfg, read_json, read_metrics
+
+Q = ["experiment=quickstart", "measures=none", "logger=none", "train.progress=false"]
+Q += ["train.epochs=800"]
+N = 30
+SLOW = ["optim.wd=0.5"]  # does not grok by epoch 800
+# members of different stop epochs: G + 30, G + 60, and one that never groks (N = 0)
+MEMBERS = [[f"train.stop_after_grok={N}"], [f"train.stop_after_grok={2 * N}"]]
+MEMBERS += [[*SLOW, "train.stop_after_grok=0"]]
+
+
+def _numbers(run_dir: Path) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in read_metrics(run_dir)]
+
+
+def _grok_epoch(rows: list[dict]) -> int | None:
+    return next((r["epoch"] for r in rows if r["test_acc"] >= 0.99), None)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("stop")
+
+
+@pytest.fixture(scope="module")
+def alone(root) -> list[Path]:
+    """Each of MEMBERS trained alone; the first one as users run it (launch.py)."""
+    first = root / "alone0"
+    launch(*Q, *MEMBERS[0], f"hydra.run.dir={first}", cwd=root)
+    dirs = [first]
+    for i, overrides in enumerate(MEMBERS[1:], start=1):
+        dirs.append(root / f"alone{i}")
+        train_pack([Member(make_cfg(*Q, *overrides), dirs[-1])], progress=False)
+    return dirs
+
+
+def test_a_grokking_run_stops_n_epochs_after_its_grok_epoch(alone):
+    run = alone[0]
+    summary, rows = read_json(run / "summary.json"), read_metrics(run)
+    grok = _grok_epoch(rows)
+    assert grok is not None and grok + N < 800
+    assert summary["status"] == "done" and summary["grok_epoch"] == grok
+    assert summary["stopped"] == {"reason": "grokked", "epoch": grok + N, "grok_epoch": grok}
+    assert summary["epochs"] == grok + N == rows[-1]["epoch"]
+    assert summary["segments"][-1]["end_epoch"] == grok + N
+    assert summary["final"] == {k: rows[-1][k] for k in summary["final"]}
+    assert summary["final"]["test_acc"] >= 0.99
+    store = RunStore(run)
+    assert store.resumable_epochs()[-1] == grok + N
+    assert store.checkpoint_epochs("weights")[-1] == grok + N
+
+
+def test_a_run_that_never_groks_trains_to_train_epochs(alone):
+    summary, rows = read_json(alone[2] / "summary.json"), read_metrics(alone[2])
+    assert summary["status"] == "done" and summary["grok_epoch"] is None
+    assert "stopped" not in summary
+    assert summary["epochs"] == 800 == rows[-1]["epoch"]
+    assert RunStore(alone[2]).resumable_epochs()[-1] == 800
+
+
+def test_a_stopped_run_met_again_is_finished_and_raising_n_continues_it_exactly(alone, root):
+    run = alone[0]
+    before = (run / "metrics.jsonl").read_bytes(), (run / "summary.json").read_bytes()
+    launch(*Q, *MEMBERS[0], f"hydra.run.dir={run}", cwd=root)
+    assert ((run / "metrics.jsonl").read_bytes(), (run / "summary.json").read_bytes()) == before
+    # raise N on a copy: it continues from the stop epoch's checkpoint, as train.epochs does
+    import shutil
+
+    more = root / "more"
+    shutil.copytree(run, more)
+    launch(*Q, f"train.stop_after_grok={2 * N}", f"hydra.run.dir={more}", cwd=root)
+    summary = read_json(more / "summary.json")
+    grok = summary["grok_epoch"]
+    assert summary["stopped"]["epoch"] == grok + 2 * N == read_metrics(more)[-1]["epoch"]
+    assert [s["start_epoch"] for s in summary["segments"]] == [0, grok + N]
+    # the same run trained alone with N=60 from the start: every row equal (G + 30 is an
+    # evaluation epoch, so the first stop added no row of its own)
+    assert _numbers(more) == _numbers(alone[1])
+    # lowering N below the epochs trained is refused (a run dir never loses data)
+    proc = launch(*Q, "train.stop_after_grok=0", f"hydra.run.dir={more}", cwd=root, check=False)
+    assert proc.returncode == 2 and "already trained" in proc.stderr
+
+
+@pytest.mark.parametrize("fuse", [False, True], ids=["exact", "fused"])
+def test_members_that_stop_at_different_epochs_equal_their_lone_runs(alone, tmp_path, fuse):
+    """CPU exact path: bit for bit; the fused path (one vmap, re-stacked when a member
+    leaves): the same stop rule, numbers within its tolerance."""
+    cfgs = [make_cfg(*Q, *m, f"train.fuse={str(fuse).lower()}") for m in MEMBERS]
+    packed = train_pack([Member(c, tmp_path / str(i)) for i, c in enumerate(cfgs)], progress=False)
+    stops = [s.get("stopped", {}).get("epoch") for s in packed]
+    assert stops[0] is not None and stops[1] is not None and stops[2] is None
+    assert stops[0] != stops[1]  # they leave the pack at different epochs
+    for i, lone_dir in enumerate(alone):
+        lone = read_json(lone_dir / "summary.json")
+        mine = packed[i]
+        if mine.get("stopped"):
+            assert mine["stopped"]["epoch"] == mine["grok_epoch"] + [N, 2 * N][i]
+        if not fuse:
+            assert _numbers(tmp_path / str(i)) == _numbers(lone_dir), i
+            for key in ("status", "epochs", "final", "grok_epoch", "stopped"):
+                assert mine.get(key) == lone.get(key), (i, key)
+        else:
+            assert abs(mine["epochs"] - lone["epochs"]) <= 30, i
+            for key, value in lone["final"].items():
+                assert mine["final"][key] == pytest.approx(value, rel=0.05, abs=2e-2), (i, key)
+
+
+def _wait_for(predicate, proc, timeout: float = 600) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        time.sleep(0.05)
+    raise TimeoutError
+
+
+def test_kill_after_one_member_stopped_resumes_only_the_others(alone, tmp_path):
+    """A packed sweep SIGKILLed after one member stopped: the rerun leaves the stopped run
+    as it is and resumes the other exactly (it equals its lone run)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    sweep = tmp_path / "sweep"
+    args = ["-m", *Q, "train.stop_after_grok=0", "optim.wd=2.0,0.5", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "launch.py"), *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def stopped_one() -> bool:
+        for path in sweep.glob("*/summary.json"):
+            try:
+                if read_json(path).get("stopped"):
+                    return True
+            except ValueError:
+                pass  # being written
+        return False
+
+    _wait_for(stopped_one, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    dirs = sorted(p for p in sweep.iterdir() if p.is_dir() and (p / "config.yaml").exists())
+    done, other = sorted(dirs, key=lambda d: "wd=0.5" in d.name)
+    assert read_json(done / "summary.json")["stopped"]
+    assert read_json(other / "summary.json")["status"] == "running"  # killed mid-run
+    kept = {p.name: p.read_bytes() for p in done.rglob("*") if p.is_file() and p.suffix != ".lock"}
+    launch(*args, cwd=tmp_path)
+    after = {p.name: p.read_bytes() for p in done.rglob("*") if p.is_file() and p.suffix != ".lock"}
+    assert after == kept  # the stopped member is untouched
+    summary = read_json(other / "summary.json")
+    assert summary["status"] == "done" and len(summary["segments"]) == 2
+    assert _numbers(other) == _numbers(alone[2])
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "true", "1.5"])
+def test_a_bad_stop_after_grok_is_refused_with_one_message(tmp_path, value):
+    proc = launch(
+        *Q, f"train.stop_after_grok={value}", "hydra.run.dir=x", cwd=tmp_path, check=False
+    )
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if "train.stop_after_grok" in line]
+    assert len(lines) == 1 and "integer >= 0" in lines[0] and "null" in lines[0], proc.stderr
+    assert not (tmp_path / "x").exists()
