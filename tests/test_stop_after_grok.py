@@ -183,3 +183,52 @@ def test_a_bad_stop_after_grok_is_refused_with_one_message(tmp_path, value):
     lines = [line for line in proc.stderr.splitlines() if "train.stop_after_grok" in line]
     assert len(lines) == 1 and "integer >= 0" in lines[0] and "null" in lines[0], proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+# --- re-stacking, cheaply: a milestone every run reaches at epoch 0 makes G = 0, so each
+# member stops at exactly its own N; the tiny model keeps these packs to seconds.
+TINY = ["model=tiny", "task.p=23", "measures=none", "logger=none", "train.progress=false"]
+TINY += ["train.epochs=40", "train.eval_every=3", "train.log_every=20", "train.checkpoint_every=20"]
+PACKS = {
+    "adamw+grokfast_ma": [
+        ["train.stop_after_grok=7"],
+        ["method=grokfast_ma", "optim.grokfast.window=5", "model.seed=1"],
+        ["method=grokfast_ema", "optim.wd=0.1", "train.stop_after_grok=16"],
+    ],
+    "muon": [
+        ["method=muon", "train.stop_after_grok=0"],
+        ["method=muon", "model.seed=1", "optim.muon.lr=0.01"],
+        ["method=muon", "optim.fixed_norm=true", "train.stop_after_grok=11"],
+    ],
+}
+
+
+@pytest.fixture
+def every_run_groks_at_once(monkeypatch):
+    from grok.task.base import Milestone
+    from grok.task.modular import ModularTask
+
+    monkeypatch.setattr(ModularTask, "milestone", Milestone("acc", True, 0.0))
+
+
+@pytest.mark.parametrize("fuse", [False, True], ids=["exact", "fused"])
+@pytest.mark.parametrize("pack", list(PACKS))
+def test_method_state_survives_a_member_leaving(every_run_groks_at_once, tmp_path, pack, fuse):
+    """Grokfast EMA/MA rings, Muon momentum and a fixed-norm target are re-stacked without
+    the member that left: every member equals its lone run (bitwise on the exact path)."""
+    members = [[*TINY, *m, f"train.fuse={str(fuse).lower()}"] for m in PACKS[pack]]
+    packed = train_pack(
+        [Member(make_cfg(*m), tmp_path / f"p{i}") for i, m in enumerate(members)], progress=False
+    )
+    for i, overrides in enumerate(members):
+        after = make_cfg(*overrides).train.stop_after_grok
+        expected = 40 if after is None else after
+        assert packed[i]["epochs"] == expected == read_metrics(tmp_path / f"p{i}")[-1]["epoch"]
+        assert (packed[i].get("stopped") or {}).get("epoch") == after
+        lone = train_pack([Member(make_cfg(*overrides), tmp_path / f"a{i}")], progress=False)[0]
+        if not fuse:
+            assert _numbers(tmp_path / f"p{i}") == _numbers(tmp_path / f"a{i}"), i
+            assert packed[i]["final"] == lone["final"]
+        else:
+            for key, value in lone["final"].items():
+                assert packed[i]["final"][key] == pytest.approx(value, rel=1e-4, abs=1e-5), key
