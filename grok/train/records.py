@@ -116,6 +116,6 @@ def measure(trainer: Any, epoch: int) -> None:
             continue
         step = epoch // trainer.measure_every[i]
         for m in trainer.measures[i]:
-            if step % m.every_factor == 0 or epoch == trainer.epochs:
+            if step % m.every_factor == 0 or epoch in (trainer.epochs, trainer.stopper.at[i]):
                 rows[i].update(m.compute(view))
     trainer.measured[epoch] = rows

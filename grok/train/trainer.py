@@ -196,7 +196,8 @@ class PackTrainer:
     # --- schedules (host-side integers: deciding never syncs) ------------------------
     def measures_at(self, i: int, epoch: int) -> bool:
         every = self.measure_every[i]
-        return bool(self.measures[i]) and (epoch % every == 0 or epoch == self.epochs)
+        last = epoch in (self.epochs, self.stopper.at[i])  # a stop known in advance (N >= 1)
+        return bool(self.measures[i]) and (epoch % every == 0 or last)
 
     def evaluates_at(self, i: int, epoch: int) -> bool:
         """Epochs member i evaluates at alone: its rows in metrics.jsonl."""
