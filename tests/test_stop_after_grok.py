@@ -245,3 +245,11 @@ def test_method_state_survives_a_member_leaving(every_run_groks_at_once, tmp_pat
         else:
             for key, value in lone["final"].items():
                 assert packed[i]["final"][key] == pytest.approx(value, rel=1e-4, abs=1e-5), key
+
+
+def test_the_dry_run_says_its_gpu_hours_are_an_upper_bound(tmp_path):
+    sweep = ["-m", "experiment=quickstart", "hardware=bouchet", "model.seed=0,1"]
+    stop = launch(*sweep, "hydra.launcher.dry_run=true", cwd=tmp_path).stdout
+    off = launch(*sweep, "train.stop_after_grok=null", "hydra.launcher.dry_run=true", cwd=tmp_path)
+    assert "GPU-hours" in stop and "an upper bound" in stop
+    assert "GPU-hours" in off.stdout and "upper bound" not in off.stdout

@@ -352,7 +352,7 @@ class PackTrainer:
             due = [i for i in members if self.evaluates_at(i, epoch)]
             if due:
                 pending.append((epoch, self.evaluate()))
-                self.stopper.evaluated(due, epoch)
+                self.stopper.evaluated([i for i in due if self.active(i)], epoch)
             if any(self.measures_at(i, epoch) for i in members):
                 self.measure(epoch)
             is_last = epoch == self.epochs
