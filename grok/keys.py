@@ -137,6 +137,8 @@ KEYS: dict[str, Key] = {
     "optim.muon.ns_steps": Key(M, 3),
     # --- train ---
     "train.epochs": Key(P, 31),  # resume may raise it (grok.store.contract)
+    # a stopped member leaves its pack (grok.train.stopping); resume may raise it or drop it
+    "train.stop_after_grok": Key(M, 3),
     "train.batch_size": Key(P, 64),
     "train.sampling": Key(P, "random_batch", context=("train.batch_size=64",)),
     "train.eval_every": Key(M, 3),

@@ -162,6 +162,7 @@ def load_sweep(path: str | Path) -> Any:
             "grok_epoch": s.get("grok_epoch"),
             "memorization_epoch": s.get("memorization_epoch"),
             "epochs": s.get("epochs"),
+            "stopped": (s.get("stopped") or {}).get("epoch"),  # train.stop_after_grok
         }
         record |= {f"phases.{k}": v for k, v in (s.get("phases") or {}).items()}
         record |= {f"final.{k}": v for k, v in (s.get("final") or {}).items()}

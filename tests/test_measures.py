@@ -122,9 +122,10 @@ def test_grokked_quickstart_shows_nanda_progress_measures(quickstart_alone):  # 
     rows = [r for r in read_metrics(quickstart_alone) if "fourier/gini_embed" in r]
     summary = read_json(quickstart_alone / "summary.json")
     grok = summary["grok_epoch"]
-    assert grok is not None and rows[-1]["epoch"] == 1200
+    assert grok is not None and rows[-1]["epoch"] == summary["epochs"]  # measured at the stop
     before = [r for r in rows if "fourier/restricted_loss" in r and r["epoch"] < grok]
-    after = [r for r in rows if r["epoch"] >= grok + 200]
+    after = [r for r in rows if r["epoch"] >= grok + 100]
+    assert after
     final = rows[-1]
     assert 1 <= final["fourier/n_key_freqs"] <= 8
     assert all(r["fourier/restricted_loss"] <= 10 * r["test_loss"] for r in after)

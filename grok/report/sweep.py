@@ -178,15 +178,19 @@ def _nan_median(values: list[float]) -> float:
 
 def run_table(runs: list[Run], keys: list[str]) -> Table:
     metric = runs[0].milestone_metric if runs else "acc"
+    # the epoch a run stopped at (train.stop_after_grok), where any run of the sweep did
+    stops = any(r.summary.get("stopped") for r in runs)
 
     def row(run: Run) -> list[Any]:
         final = run.summary.get("final", {})
+        stopped = [(run.summary.get("stopped") or {}).get("epoch")] if stops else []
         return [
             run.label,
             run.status,
             *(run.value(k) for k in keys),
             run.summary.get("grok_epoch"),
             run.summary.get("memorization_epoch"),
+            *stopped,
             final.get(f"test_{metric}"),
             final.get("test_loss"),
         ]
@@ -194,10 +198,11 @@ def run_table(runs: list[Run], keys: list[str]) -> Table:
     rows = sorted(
         (row(r) for r in runs), key=lambda x: (x[len(keys) + 2] is None, x[len(keys) + 2] or 0)
     )
+    milestones = ["grok_epoch", "memorization_epoch", *(["stopped"] if stops else [])]
     return Table(
         "sweep_table",
         "runs sorted by grok epoch",
-        ["run", "status", *keys, "grok_epoch", "memorization_epoch", f"test_{metric}", "test_loss"],
+        ["run", "status", *keys, *milestones, f"test_{metric}", "test_loss"],
         rows,
     )
 

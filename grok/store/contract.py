@@ -12,6 +12,11 @@
   which is how researchers watch a long clean-up phase) unless ``optim.schedule=cosine``,
   whose learning rate at every step depends on it; it may never drop below the epochs
   already trained;
+- ``train.stop_after_grok`` likewise: the run ends at min(train.epochs, grok epoch + N)
+  (``grok.train.stopping``), so raising N or setting it to null continues a stopped run
+  exactly; an end before the epochs already trained is refused. A stopped run is a prefix
+  of the run without the stop (the schedule still counts train.epochs), so even a cosine
+  schedule may change N;
 - a dir holding files grok did not write (no config.yaml of grok's) is refused, naming
   them: grok never overwrites what it did not make;
 - a run that failed for a reason outside it (disk full, out of memory, a crash) resumes
@@ -32,6 +37,7 @@ from grok.store.files import DamagedFile, read_jsonl
 from grok.store.rundir import CONFIG, METRICS, RunStore
 
 EPOCHS = "train.epochs"
+STOP = "train.stop_after_grok"
 ABSENT = "(absent)"
 
 
@@ -119,6 +125,7 @@ def plan_run(cfg: Any, run_dir: Path) -> RunPlan:
     old = flat_config(old_cfg)
     diffs = identity_differences(old, new)
     epochs_change = diffs.pop(EPOCHS, None)
+    stop_change = diffs.pop(STOP, None)
     if diffs:
         lines = [f"  {k}: {_show(a)} (run dir) -> {_show(b)} (now)" for k, (a, b) in diffs.items()]
         raise ResumeRefused(
@@ -131,23 +138,23 @@ def plan_run(cfg: Any, run_dir: Path) -> RunPlan:
     if problem:
         raise ResumeRefused(f"cannot resume {run_dir}: {problem}; {_ways_out(run_dir)}")
     trained = max(checkpoints[-1] if checkpoints else 0, int((summary or {}).get("epochs") or 0))
-    target = int(new[EPOCHS])
-    if epochs_change is not None:
-        if target < trained:
-            raise ResumeRefused(
-                f"cannot resume {run_dir} with train.epochs={target}: it already trained "
-                f"{trained} epochs, and a run dir never loses data; {_ways_out(run_dir)}"
-            )
-        if new.get("optim.schedule") == "cosine":
-            raise ResumeRefused(
-                f"cannot change train.epochs of {run_dir} ({epochs_change[0]} -> {target}): "
-                f"optim.schedule=cosine sets every step's learning rate from it; "
-                f"{_ways_out(run_dir)}"
-            )
+    target = _end_epoch(new, store)
+    if (epochs_change or stop_change) is not None and target < trained:
+        raise ResumeRefused(
+            f"cannot resume {run_dir} with train.epochs={new[EPOCHS]}, "
+            f"{STOP}={new.get(STOP)}: it would end at epoch {target} but it already trained "
+            f"{trained} epochs, and a run dir never loses data; {_ways_out(run_dir)}"
+        )
+    if epochs_change is not None and new.get("optim.schedule") == "cosine":
+        raise ResumeRefused(
+            f"cannot change train.epochs of {run_dir} ({epochs_change[0]} -> {new[EPOCHS]}): "
+            f"optim.schedule=cosine sets every step's learning rate from it; "
+            f"{_ways_out(run_dir)}"
+        )
     changes = {k: (old.get(k), new.get(k)) for k in set(old) | set(new) if old.get(k) != new.get(k)}
     status = (summary or {}).get("status")
     if status == "failed" and summary is not None and diverged(summary):
-        if epochs_change is not None:
+        if (epochs_change or stop_change) is not None:
             raise ResumeRefused(
                 f"cannot continue {run_dir}: it failed ({summary.get('failure')}); "
                 f"{_ways_out(run_dir)}"
@@ -181,6 +188,25 @@ def _metrics_problem(store: RunStore) -> str | None:
     except DamagedFile as e:
         return f"{e}; a row before the last one is damaged, so the record cannot be trusted"
     return None
+
+
+def _end_epoch(new: dict[str, Any], store: RunStore) -> int:
+    """The epoch ``new`` ends this run at: train.epochs, or its grok epoch (in the rows kept
+    so far) + train.stop_after_grok when that comes first."""
+    from grok.task import task_class
+    from grok.train.stopping import end_epoch
+    from grok.train.summary import milestones
+
+    epochs, after = int(new[EPOCHS]), new.get(STOP)
+    if after is None:
+        return epochs
+    goal = task_class({"name": new.get("task.name")}).milestone
+    try:
+        grok = milestones(store.read_metrics(warn=False), goal)["grok_epoch"]
+    except DamagedFile:
+        grok = None  # the trainer names the damage, and finds the grok epoch again
+
+    return end_epoch(grok, after, epochs)
 
 
 def _read_summary(store: RunStore) -> dict[str, Any] | None:

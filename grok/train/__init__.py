@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from grok.train.pack import Member, Pack
-from grok.train.trainer import PackTrainer, metric_names, train_pack
+from grok.train.pack import Member, Pack, train_pack
+from grok.train.stopping import validate as _stop_problems
+from grok.train.trainer import PackTrainer, metric_names
 
 LOSS_DTYPES = ("float64", "float32")
 RESUME = ("auto", True, False)
@@ -43,6 +44,7 @@ def validate(cfg: Any) -> list[str]:
             "train.sampling=random_batch: needs train.batch_size (each epoch is one step "
             "on that many examples drawn at random)"
         )
+    errors += _stop_problems(cfg)
     if cfg.get("resume") not in RESUME:
         errors.append(f"train.resume={cfg.get('resume')!r}: allowed are auto, true, false")
     return errors

@@ -72,6 +72,17 @@ class SplitTensors:
             self.offset,
         )
 
+    def take(self, members: list[int]) -> SplitTensors:
+        """Members ``members`` only (a pack some members left), padding kept."""
+        index = torch.tensor(members, device=self.x.device)
+        var = self.target_var.index_select(0, index) if self.target_var is not None else None
+        return SplitTensors(
+            *(t.index_select(0, index) for t in (self.x, self.y, self.mask, self.count)),
+            [self.sizes[i] for i in members],
+            var,
+            self.offset,
+        )
+
     def chunks(self, size: int | None):
         """Example-axis chunks (each keeps the full ``count``), to evaluate big splits."""
         n = self.x.shape[1]

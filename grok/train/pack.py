@@ -80,3 +80,28 @@ class Pack:
             raise TypeError(f"{path} is per-member ({scope.value}); read it from each member")
         value = OmegaConf.select(self.members[0].cfg, path, default=default)
         return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def train_pack(members: list[Member], progress: bool = True) -> list[dict[str, Any]]:
+    """Train ``members`` fused; a member whose run dir holds its finished run is left as it
+    is (its stored summary is returned). Members built by hand get their checks (lock,
+    resume contract) here, and their locks are released at the end."""
+    from grok.run import plan_members, release_members
+    from grok.train.trainer import PackTrainer
+
+    claimed = [m for m in members if m.plan is None]
+    try:
+        plans = plan_members(members)
+        todo = [i for i, p in enumerate(plans) if p.kind != "finished"]
+        summaries: list[Any] = [p.summary for p in plans]
+        for member, plan in zip(members, plans, strict=True):
+            if plan.kind == "finished":  # a kill may have cut its W&B mirror short
+                for sink in member.sinks:
+                    sink.catch_up(plan.summary)
+        if todo:
+            trained = PackTrainer([members[i] for i in todo], progress=progress).fit()
+            for i, summary in zip(todo, trained, strict=True):
+                summaries[i] = summary
+        return summaries
+    finally:
+        release_members(claimed)

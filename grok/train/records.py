@@ -39,6 +39,7 @@ def flush(
                 trainer.failed_at[i] = e
                 break  # the record stops at the divergence
         store.append_metrics(rows)
+        trainer.stopper.learn(i, rows, trainer.tasks[i].milestone, trainer.epoch)
         for sink in trainer.members[i].sinks:
             sink.log(rows)
         trainer.rows_written[i] += len(rows)
@@ -101,3 +102,20 @@ def weight_norms(trainer: Any) -> Tensor:
     return torch.stack(
         [sum(p[i].double().pow(2).sum() for p in trainer.params.values()) for i in members]
     )
+
+
+def measure(trainer: Any, epoch: int) -> None:
+    """Run each member's own measures due at ``epoch``; the values join that epoch's row.
+    A member whose weights are no longer finite is skipped (its flush marks it failed)."""
+    rows: list[dict[str, Any]] = [{} for _ in trainer.members]
+    members = range(len(trainer.members))
+    due = [i for i in members if trainer.measures_at(i, epoch) and trainer.active(i)]
+    for i in due:
+        view = trainer.view(i)
+        if not all(bool(torch.isfinite(p).all()) for p in view.params.values()):
+            continue
+        step = epoch // trainer.measure_every[i]
+        for m in trainer.measures[i]:
+            if step % m.every_factor == 0 or epoch in (trainer.epochs, trainer.stopper.at[i]):
+                rows[i].update(m.compute(view))
+    trainer.measured[epoch] = rows

@@ -96,9 +96,10 @@ def describe(trainer: PackTrainer, i: int) -> dict[str, Any]:
     }
 
 
-def save(trainer: PackTrainer, epoch: int, wall: float) -> None:
+def save(trainer: PackTrainer, epoch: int, wall: float, only: list[int] | None = None) -> None:
+    """Checkpoint every healthy member (or the members ``only``: those that stop here)."""
     for i, (store, member) in enumerate(zip(trainer.stores, trainer.members, strict=True)):
-        if not trainer.active(i):
+        if not trainer.active(i) or (only is not None and i not in only):
             continue
         state = {
             "optimizer": trainer.optimizer.member_state(i),
@@ -152,7 +153,9 @@ def finalize(trainer: PackTrainer, i: int, wall: float) -> dict[str, Any]:
     final = {k: rows[-1][k] for k in trainer.metric_names} if rows else {}
     epochs = trainer.failed_at[i] if trainer.failed_at[i] is not None else trainer.epoch
     status = "failed" if trainer.failure[i] else "done"
-    if status == "done" and trainer.stop_signal is not None and trainer.epoch < trainer.epochs:
+    stopped = trainer.stopper.block(i, epochs)
+    cut = trainer.stop_signal is not None and trainer.epoch < trainer.epochs
+    if status == "done" and cut and stopped is None:
         status = "interrupted"
     goal = trainer.tasks[i].milestone
     marks = milestones(rows, goal)
@@ -173,6 +176,8 @@ def finalize(trainer: PackTrainer, i: int, wall: float) -> dict[str, Any]:
             "segments": segments,
         }
     )
+    if stopped is not None:
+        summary["stopped"] = stopped
     if trainer.failure[i]:
         summary["failure"] = trainer.failure[i]
         summary["failure_kind"] = "diverged"

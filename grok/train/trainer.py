@@ -38,10 +38,10 @@ from grok.model.dropout import DropoutStream, Masks, mask_shapes, pack_masks
 from grok.optim import build_optimizer
 from grok.store import RunStore
 from grok.task import build_task
-from grok.train import cuda_graph, resume
+from grok.train import cuda_graph, resume, stopping
 from grok.train.data import SplitTensors, stack_splits
 from grok.train.pack import Member, Pack
-from grok.train.records import evaluate, flush
+from grok.train.records import evaluate, flush, measure
 from grok.train.signals import stop_on_signals
 
 
@@ -77,10 +77,6 @@ class PackTrainer:
         )
         # train.loss per member (null: the task's own loss), and which members use each
         self.losses = [m.cfg.train.get("loss") or self.task.losses[0] for m in members]
-        self.loss_masks = {
-            n: torch.tensor([n == m for m in self.losses], device=self.device)
-            for n in set(self.losses)
-        }
         self.read_pos = self.task.read_pos
         self.loss_dtype = getattr(torch, shared("train.loss_dtype"))
         self.epochs = int(shared("train.epochs"))
@@ -98,8 +94,6 @@ class PackTrainer:
         # (CPU kernels round a reduction differently when its length or batch changes).
         fuse = shared("train.fuse", "auto")
         self.fused = self.device.type == "cuda" if fuse == "auto" else bool(fuse)
-        n = len(members)
-        self.groups = [slice(0, n)] if self.fused else [slice(i, i + 1) for i in range(n)]
         self.stores = [RunStore(m.run_dir) for m in members]
         if self.batch_size is not None and len(set(self.train_data.sizes)) != 1:
             raise ConfigError("minibatch packs need equal train sizes (same task.train_frac)")
@@ -110,14 +104,9 @@ class PackTrainer:
         )
         self.steps_per_epoch = steps
         self.steps_done = 0  # optimizer steps so far (host-side: deciding never syncs)
-        self.optimizer = build_optimizer(
-            self.params,
-            [m.cfg.optim for m in members],
-            total_steps=self.epochs * steps,
-            steps_per_epoch=steps,
-        )
+        self.optimizer = self.build_optimizer()
         self.dropouts = [DropoutStream.of(m.cfg.model, self.device) for m in members]
-        self.any_dropout = any(d.rate > 0 for d in self.dropouts)
+        self.derive()
         self.shuffle_gens = [
             torch.Generator().manual_seed(int(m.cfg.model.seed) * 1_000_003 + t.data_seed)
             for m, t in zip(members, self.tasks, strict=True)
@@ -133,6 +122,9 @@ class PackTrainer:
         self.rows_written = [0] * len(members)
         self.failure: list[str | None] = [None] * len(members)
         self.failed_at: list[int | None] = [None] * len(members)
+        self.origin = list(range(len(members)))  # each member's index in ``members``
+        self.summaries: dict[int, dict[str, Any]] = {}  # by origin: members that left
+        self.stopper = stopping.Stopper(members, self.epochs)
         self.wall_before = 0.0
         self.start_epoch = 0
         self.epoch = 0
@@ -144,6 +136,24 @@ class PackTrainer:
         self._graph: torch.cuda.CUDAGraph | None = None
 
     # --- construction ------------------------------------------------------------
+    def derive(self) -> None:
+        """What follows from the member list (at construction, and when members leave)."""
+        n = len(self.members)
+        self.groups = [slice(0, n)] if self.fused else [slice(i, i + 1) for i in range(n)]
+        self.loss_masks = {
+            name: torch.tensor([name == m for m in self.losses], device=self.device)
+            for name in set(self.losses)
+        }
+        self.any_dropout = any(d.rate > 0 for d in self.dropouts)
+
+    def build_optimizer(self) -> Any:
+        return build_optimizer(
+            self.params,
+            [m.cfg.optim for m in self.members],
+            total_steps=self.epochs * self.steps_per_epoch,
+            steps_per_epoch=self.steps_per_epoch,
+        )
+
     def _init_params(self) -> dict[str, Tensor]:
         """Each member initialised alone from its own model config (scheme, scale, seed)."""
         per_member = []
@@ -186,11 +196,12 @@ class PackTrainer:
     # --- schedules (host-side integers: deciding never syncs) ------------------------
     def measures_at(self, i: int, epoch: int) -> bool:
         every = self.measure_every[i]
-        return bool(self.measures[i]) and (epoch % every == 0 or epoch == self.epochs)
+        last = epoch in (self.epochs, self.stopper.at[i])  # a stop known in advance (N >= 1)
+        return bool(self.measures[i]) and (epoch % every == 0 or last)
 
     def evaluates_at(self, i: int, epoch: int) -> bool:
         """Epochs member i evaluates at alone: its rows in metrics.jsonl."""
-        last = epoch == self.epochs
+        last = epoch in (self.epochs, self.stopper.at[i])
         return epoch % self.eval_every[i] == 0 or last or self.measures_at(i, epoch)
 
     def active(self, i: int) -> bool:
@@ -319,6 +330,7 @@ class PackTrainer:
         pending: list[tuple[int, Tensor]] = []
         if start == 0:
             pending.append((0, self.evaluate()))
+            self.stopper.evaluated(list(range(len(self.members))), 0)
             self.measure(0)
         bar = tqdm(
             total=self.epochs,
@@ -330,76 +342,49 @@ class PackTrainer:
             dynamic_ncols=True,
         )
         last_bar = start
-        members = range(len(self.members))
+        pending = stopping.start(self, start, pending, bar)
         for epoch in range(start + 1, self.epochs + 1):
+            if not self.members:
+                break  # every member stopped
             self.train_epoch()
             self.epoch = epoch
-            if any(self.evaluates_at(i, epoch) for i in members):
+            members = range(len(self.members))
+            due = [i for i in members if self.evaluates_at(i, epoch)]
+            if due:
                 pending.append((epoch, self.evaluate()))
+                self.stopper.evaluated([i for i in due if self.active(i)], epoch)
             if any(self.measures_at(i, epoch) for i in members):
                 self.measure(epoch)
             is_last = epoch == self.epochs
-            stopping = self.stop_signal is not None
-            checkpoint = epoch % self.checkpoint_every == 0 or is_last or stopping
+            stopping_now = self.stop_signal is not None
+            checkpoint = epoch % self.checkpoint_every == 0 or is_last or stopping_now
             checkpoint = checkpoint or self.checkpoint_requested
-            if stopping or self.checkpoint_requested:
+            if stopping_now or self.checkpoint_requested:
                 for member in self.members:
                     for sink in member.sinks:
                         sink.interrupted()
             self.checkpoint_requested = False
-            if epoch % self.log_every == 0 or checkpoint:
+            if epoch % self.log_every == 0 or checkpoint or self.stopper.flush_due(epoch):
                 wall = self.wall_before + time.perf_counter() - t0
                 flush(self, pending, bar, epoch - last_bar, wall)
                 pending, last_bar = [], epoch
-                if not any(self.active(i) for i in members):
-                    break  # every member diverged: nothing left to train
+                stopping.settle(self, epoch, wall)  # stopped members: record, then leave
+                if not any(self.active(i) for i in range(len(self.members))):
+                    break  # every member diverged or stopped: nothing left to train
             if checkpoint:
                 resume.save(self, epoch, self.wall_before + time.perf_counter() - t0)
-            if stopping:
+            if stopping_now:
                 break
         bar.close()
         wall = self.wall_before + time.perf_counter() - t0
-        return [resume.finalize(self, i, wall) for i in members]
+        for i in range(len(self.members)):
+            self.summaries[self.origin[i]] = resume.finalize(self, i, wall)
+        return [self.summaries[i] for i in sorted(self.summaries)]
 
     def measure(self, epoch: int) -> None:
-        """Run each member's own measures due at ``epoch``; the values join that epoch's row.
-        A member whose weights are no longer finite is skipped (its flush marks it failed)."""
-        rows: list[dict[str, Any]] = [{} for _ in self.members]
-        due = [i for i in range(len(self.members)) if self.measures_at(i, epoch) and self.active(i)]
-        for i in due:
-            view = self.view(i)
-            if not all(bool(torch.isfinite(p).all()) for p in view.params.values()):
-                continue
-            step = epoch // self.measure_every[i]
-            for measure in self.measures[i]:
-                if step % measure.every_factor == 0 or epoch == self.epochs:
-                    rows[i].update(measure.compute(view))
-        self.measured[epoch] = rows
+        """Each member's own measures due at ``epoch`` (``grok.train.records``)."""
+        measure(self, epoch)
 
     def _desc(self) -> str:
         name = self.members[0].cfg.task.name
         return name if len(self.members) == 1 else f"{name} x{len(self.members)}"
-
-
-def train_pack(members: list[Member], progress: bool = True) -> list[dict[str, Any]]:
-    """Train ``members`` fused; a member whose run dir holds its finished run is left as it
-    is (its stored summary is returned). Members built by hand get their checks (lock,
-    resume contract) here, and their locks are released at the end."""
-    from grok.run import plan_members, release_members
-
-    claimed = [m for m in members if m.plan is None]
-    try:
-        plans = plan_members(members)
-        todo = [i for i, p in enumerate(plans) if p.kind != "finished"]
-        summaries: list[Any] = [p.summary for p in plans]
-        for member, plan in zip(members, plans, strict=True):
-            if plan.kind == "finished":  # a kill may have cut its W&B mirror short
-                for sink in member.sinks:
-                    sink.catch_up(plan.summary)
-        if todo:
-            trained = PackTrainer([members[i] for i in todo], progress=progress).fit()
-            for i, summary in zip(todo, trained, strict=True):
-                summaries[i] = summary
-        return summaries
-    finally:
-        release_members(claimed)

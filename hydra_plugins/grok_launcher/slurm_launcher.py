@@ -252,4 +252,9 @@ class GrokSlurmLauncher(SlurmLauncher):
             if per_pack <= timeout_h
             else f"; exceeds timeout_min, so ~{math.ceil(per_pack / timeout_h)} requeues per pack"
         )
+        if any(job.flat.get("train.stop_after_grok") is not None for job in jobs):
+            note += (
+                "; an upper bound: runs with train.stop_after_grok stop (and leave their pack)"
+                " N epochs after they grok, so a sweep that groks costs less"
+            )
         return f"estimated GPU time: {hours:.2f} GPU-hours in all, ~{per_pack:.2f} h per pack{note}"
