@@ -15,6 +15,19 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("path", type=Path)
     rep.add_argument("--out", type=Path, default=None, help="output dir (default: PATH/report)")
     rep.add_argument("--no-png", action="store_true", help="only the HTML (faster for huge sweeps)")
+    rep.add_argument(
+        "--color-by",
+        metavar="KEY",
+        default=None,
+        help="sweep: the key that colours the curves (default: the first swept key that is not "
+        "a seed; runs that differ only in model.seed / task.data_seed are pooled)",
+    )
+    rep.add_argument(
+        "--x",
+        metavar="KEY",
+        default=None,
+        help="sweep: the key on the milestones' x axis (default: one panel per non-seed key)",
+    )
     ls = sub.add_parser("ls", help="runs with status, grok epoch and swept hyperparameters")
     ls.add_argument("path", type=Path)
     ls.add_argument(
@@ -49,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         print(listing(args.path, args.format), end="")
         return 0
     start = time.perf_counter()
-    files = report(args.path, args.out, png=not args.no_png)
+    from grok.report.groups import UnknownKey
+
+    try:
+        files = report(args.path, args.out, not args.no_png, args.color_by, args.x)
+    except UnknownKey as e:
+        print(f"grok report: {e}", file=sys.stderr)
+        return 2
     written = [str(p) for group in files.values() for p in group]
     print(f"grok report: {len(written)} files in {time.perf_counter() - start:.1f} s")
     for f in written:

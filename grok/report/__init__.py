@@ -11,8 +11,16 @@ from grok.report.sweep import run_table, sweep_figures
 from grok.store.files import dumps as json_dumps
 
 
-def report(path: Path, out: Path | None = None, png: bool = True) -> dict[str, list[Path]]:
-    """Write PNGs and one self-contained HTML for a run dir or a sweep dir; returns the files."""
+def report(
+    path: Path,
+    out: Path | None = None,
+    png: bool = True,
+    color_by: str | None = None,
+    x: str | None = None,
+) -> dict[str, list[Path]]:
+    """Write PNGs and one self-contained HTML for a run dir or a sweep dir; returns the files.
+    ``color_by`` / ``x``: the swept key that colours a sweep's curves / spans its milestones
+    (default: the first swept key that is not a seed; seeds are pooled as replicates)."""
     path = Path(path)
     runs = find_runs(path)
     if not runs:
@@ -22,7 +30,7 @@ def report(path: Path, out: Path | None = None, png: bool = True) -> dict[str, l
     if len(runs) == 1:
         figures, tables, title = run_figures(runs[0]), [], f"grok report: {runs[0].name}"
     else:
-        figures, tables = sweep_figures(runs)
+        figures, tables = sweep_figures(runs, color_by, x)
         title = f"grok sweep report: {path.name} ({len(runs)} runs)"
     pngs = [save_png(f, out) for f in figures] if png else []
     for table in tables:
