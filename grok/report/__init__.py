@@ -28,7 +28,7 @@ def report(
     out = Path(out) if out else path / "report"
     out.mkdir(parents=True, exist_ok=True)
     if len(runs) == 1:
-        figures, tables, title = run_figures(runs[0]), [], f"grok report: {runs[0].name}"
+        figures, tables, title = run_figures(runs[0]), [], f"grok report: {runs[0].identity}"
     else:
         figures, tables = sweep_figures(runs, color_by, x)
         title = f"grok sweep report: {path.name} ({len(runs)} runs)"

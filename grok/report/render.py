@@ -11,7 +11,7 @@ import matplotlib.colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
-from grok.report.spec import PHASE_COLORS, Figure, Panel, Table
+from grok.report.spec import MARKER_STYLES, PHASE_COLORS, Figure, Panel, Table
 
 CMAP = "viridis"
 # Series without a colour of their own get one by label, the same in every panel of a figure
@@ -45,12 +45,37 @@ def _xs(panel: Panel, xs: list) -> list:
 
 def _legend_entries(panel: Panel) -> list[str]:
     labels = [s.entry for s in panel.series if s.entry]
-    return list(dict.fromkeys(labels + [label for *_, label in panel.spans]))
+    spans = [label for *_, label in panel.spans]
+    return list(dict.fromkeys(labels + spans + [label for _, label in panel.markers]))
+
+
+def _marker_style(label: str) -> tuple[str, str]:
+    """(colour, matplotlib line style) of a milestone line ("grok (epoch 720)")."""
+    return MARKER_STYLES.get(label.split(" ", 1)[0], ("#000000", "--"))
+
+
+def _annotate(ax: Axes, xs: list, ys: list, texts: list[str]) -> None:
+    """Point labels pushed outward from the points' centre: on a circle of residues they
+    sit outside the ring instead of on top of each other."""
+    if not texts:
+        return
+    cx, cy = sum(xs) / len(xs), sum(ys) / len(ys)
+    for xi, yi, t in zip(xs, ys, texts, strict=False):
+        dx, dy = xi - cx, yi - cy
+        norm = (dx * dx + dy * dy) ** 0.5 or 1.0
+        offset = (7 * dx / norm, 7 * dy / norm)
+        ax.annotate(
+            t, (xi, yi), xytext=offset, textcoords="offset points", fontsize=6, alpha=0.8,
+            ha="center", va="center",
+        )  # fmt: skip
 
 
 def _mpl_panel(figure: MplFigure, ax: Axes, panel: Panel, by_label: dict[str, str]) -> None:
     for x0, x1, label in panel.spans:
         ax.axvspan(x0, x1, color=PHASE_COLORS.get(label, "#ddd"), alpha=0.18, label=label, lw=0)
+    for x, label in panel.markers:
+        color, style = _marker_style(label)
+        ax.axvline(x, color=color, ls=style, lw=1.0, label=label)
     if panel.heatmap is not None:
         h = panel.heatmap
         mesh = ax.pcolormesh(h.x, h.y, h.z, cmap=CMAP, shading="auto")
@@ -63,10 +88,7 @@ def _mpl_panel(figure: MplFigure, ax: Axes, panel: Panel, by_label: dict[str, st
             ax.bar(xs, s.y, label=label, color=color)
         elif s.kind == "scatter":
             ax.scatter(xs, s.y, s=14, label=label, color=color, alpha=0.8)
-            for xi, yi, t in zip(xs, s.y, s.text or [], strict=False):
-                ax.annotate(
-                    t, (xi, yi), fontsize=6, alpha=0.7, xytext=(2, 2), textcoords="offset points"
-                )
+            _annotate(ax, xs, s.y, s.text or [])
         else:
             marker = "o" if s.marker or len(s.x) == 1 else None
             style = "--" if s.dash else "-"
@@ -218,6 +240,15 @@ def plotly_figure(fig: Figure):  # -> plotly.graph_objects.Figure
                     go.Scatter(x=[None], y=[None], mode="markers", marker=swatch, **legend(label)),
                     r,
                     c,
+                )
+        for x, label in panel.markers:
+            color, style = _marker_style(label)
+            dash = "dot" if style == ":" else "dash"
+            out.add_vline(x=x, line_dash=dash, line_color=color, line_width=1, row=r, col=c)
+            if label not in shown:
+                line = {"color": color, "dash": dash}
+                out.add_trace(
+                    go.Scatter(x=[None], y=[None], mode="lines", line=line, **legend(label)), r, c
                 )
         _plotly_axes(out, panel, r, c)
     out.update_layout(title=fig.title, height=380 * rows, showlegend=True, template="plotly_white")

@@ -43,6 +43,7 @@ class Panel:
     logy: bool = False
     logx: bool = False
     spans: list[tuple[float, float, str]] = field(default_factory=list)  # shaded phases
+    markers: list[tuple[float, str]] = field(default_factory=list)  # vertical lines (milestones)
     equal_aspect: bool = False
     categorical_x: bool = False  # x values are labels (seeds, methods): one tick each, in order
     xticks: list[Any] | None = None  # ticks at these values only (the swept values)
@@ -96,3 +97,15 @@ def phase_spans(summary: dict[str, Any], last_epoch: float) -> list[tuple[float,
             if end > circuit:
                 spans.append((float(circuit), float(end), "clean-up"))
     return spans
+
+
+MARKER_STYLES = {"memorization": ("#7f7f7f", ":"), "grok": ("#000000", "--")}
+
+
+def milestone_markers(summary: dict[str, Any]) -> list[tuple[float, str]]:
+    """Vertical lines at the memorization and grok epochs of summary.json."""
+    return [
+        (float(summary[f"{name}_epoch"]), f"{name} (epoch {summary[f'{name}_epoch']})")
+        for name in MARKER_STYLES
+        if summary.get(f"{name}_epoch") is not None
+    ]
