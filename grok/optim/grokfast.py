@@ -48,7 +48,7 @@ def settings(cfg: Any) -> dict[str, Any]:
     return {
         "kind": kind,
         "alpha": node.get("alpha", 0.98),
-        "lamb": grokfast_lamb(kind) if lamb is None else lamb,
+        "lamb": (grokfast_lamb(kind) or 0.0) if lamb is None else lamb,  # off: unused
         "window": node.get("window", 100),
     }
 
