@@ -1,4 +1,4 @@
-"""The ``grok`` command: ``grok report PATH``, ``grok ls PATH`` and ``grok measure PATH``."""
+"""The ``grok`` command: ``grok report PATH``, ``grok ls [PATH ...]`` and ``grok measure PATH``."""
 
 from __future__ import annotations
 
@@ -29,7 +29,12 @@ def main(argv: list[str] | None = None) -> int:
         help="sweep: the key on the milestones' x axis (default: one panel per non-seed key)",
     )
     ls = sub.add_parser("ls", help="runs with status, grok epoch and swept hyperparameters")
-    ls.add_argument("path", type=Path)
+    ls.add_argument(
+        "path",
+        type=Path,
+        nargs="*",
+        help="run or sweep dirs (default: outputs/ and multirun/ here, those that exist)",
+    )
     ls.add_argument(
         "--format",
         choices=("table", "csv", "json"),
@@ -50,8 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     mea.add_argument("--device", default="cpu", help="where to load the checkpoints (cpu, cuda)")
     args = parser.parse_args(argv)
-    if not args.path.exists():
-        print(f"grok {args.command}: {args.path} does not exist", file=sys.stderr)
+    paths = args.path if isinstance(args.path, list) else [args.path]
+    if args.command == "ls" and not paths:
+        from grok.report import DEFAULT_ROOTS
+
+        paths = [p for p in DEFAULT_ROOTS if p.exists()]
+        if not paths:
+            print(
+                "grok ls: no outputs/ or multirun/ here; give a run or sweep dir", file=sys.stderr
+            )
+            return 2
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"grok {args.command}: {missing[0]} does not exist", file=sys.stderr)
         return 2
     if args.command == "measure":
         return _measure(args.path, args.keys, args.device)
@@ -59,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     from grok.report import listing, report
 
     if args.command == "ls":
-        print(listing(args.path, args.format), end="")
+        print(listing(paths, args.format), end="")
         return 0
     start = time.perf_counter()
     from grok.report.groups import UnknownKey

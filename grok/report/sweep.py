@@ -219,29 +219,29 @@ def _nan_median(values: list[float]) -> float:
 
 
 def run_table(runs: list[Run], keys: list[str]) -> Table:
-    metric = runs[0].milestone_metric if runs else "acc"
+    """One row per run, sorted by grok epoch; one test column per milestone metric among the
+    runs (a modsub run's test_acc beside a sine run's test_mae), each run filling its own. A
+    run still training shows its latest evaluation."""
+    metrics = list(dict.fromkeys(r.milestone_metric for r in runs)) or ["acc"]
 
     def row(run: Run) -> list[Any]:
-        final = run.summary.get("final", {})
+        final = run.summary.get("final") or (run.rows[-1] if run.rows else {})
+        own = run.milestone_metric
         return [
             run.label,
             run.status,
             *(run.value(k) for k in keys),
             run.summary.get("grok_epoch"),
             run.summary.get("memorization_epoch"),
-            final.get(f"test_{metric}"),
+            *(final.get(f"test_{m}") if m == own else None for m in metrics),
             final.get("test_loss"),
         ]
 
-    rows = sorted(
-        (row(r) for r in runs), key=lambda x: (x[len(keys) + 2] is None, x[len(keys) + 2] or 0)
-    )
-    return Table(
-        "sweep_table",
-        "runs sorted by grok epoch",
-        ["run", "status", *keys, "grok_epoch", "memorization_epoch", f"test_{metric}", "test_loss"],
-        rows,
-    )
+    grok = len(keys) + 2
+    rows = sorted((row(r) for r in runs), key=lambda x: (x[grok] is None, x[grok] or 0))
+    columns = ["run", "status", *keys, "grok_epoch", "memorization_epoch"]
+    columns += [f"test_{m}" for m in metrics] + ["test_loss"]
+    return Table("sweep_table", "runs sorted by grok epoch", columns, rows)
 
 
 def group_table(runs: list[Run], key: str) -> Table:
