@@ -104,6 +104,10 @@ def train_members(members: list, returns: list) -> None:
         ret.return_value = summary if ok else RuntimeError(f"{member.run_dir}: {reason}")
 
 
+def any_failed(returns: list) -> bool:
+    return any(r is not None and r.status == JobStatus.FAILED for r in returns)
+
+
 def exit_if_failed(returns: list) -> None:
     """After every pack has run: one message naming each failed run, and exit 1."""
     failed = [r for r in returns if r is not None and r.status == JobStatus.FAILED]
@@ -165,14 +169,25 @@ class GrokLauncher(Launcher):
             f"Training {len(jobs)} jobs in {len(packs)} pack(s) of sizes {[len(p) for p in packs]}"
         )
         returns: list = [None] * len(jobs)
-        for pack in packs:
-            members, rets = setup_members(self.hydra_context, [configs[i] for i in pack])
-            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-            train_members(members, rets)
-            for i, ret in zip(pack, rets, strict=True):
-                returns[i] = ret
+        try:
+            for pack in packs:
+                members, rets = setup_members(self.hydra_context, [configs[i] for i in pack])
+                configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+                train_members(members, rets)
+                for i, ret in zip(pack, rets, strict=True):
+                    returns[i] = ret
+        except SystemExit:  # Ctrl-C: each member checkpointed; say how to resume the sweep
+            print(self._closing(jobs), file=sys.stderr)
+            raise
+        print(self._closing(jobs), file=sys.stderr if any_failed(returns) else sys.stdout)
         exit_if_failed(returns)
         return returns
+
+    def _closing(self, jobs: list) -> str:
+        from grok.closing import sweep_block
+
+        dirs = [preflight.job_dir(self, job) for job in jobs]
+        return sweep_block(Path(str(self.config.hydra.sweep.dir)), dirs)
 
     def _budget(self, jobs: list) -> tuple[int | None, str]:
         """Bytes one pack may use: ``memory_gb``, else most of the device's free memory."""
