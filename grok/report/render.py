@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ def _color(value: float | str | None, label: str, by_label: dict[str, str]) -> s
     if isinstance(value, str):
         return value
     if value is not None:
-        return matplotlib.colors.to_hex(matplotlib.colormaps[CMAP](value))
+        # the colormap's last 15% (light yellow) vanishes on white
+        return matplotlib.colors.to_hex(matplotlib.colormaps[CMAP](0.85 * value))
     return by_label.get(label, CYCLE[0])
 
 
@@ -45,8 +47,14 @@ def _xs(panel: Panel, xs: list) -> list:
 
 def _legend_entries(panel: Panel) -> list[str]:
     labels = [s.entry for s in panel.series if s.entry]
-    spans = [label for *_, label in panel.spans]
+    spans = [phase_entry(label) for *_, label in panel.spans]
     return list(dict.fromkeys(labels + spans + [label for _, label in panel.markers]))
+
+
+def phase_entry(label: str) -> str:
+    """A shaded phase's legend entry ("memorization phase": the milestone line beside it is
+    "memorization (epoch 200)")."""
+    return f"{label} phase"
 
 
 def _marker_style(label: str) -> tuple[str, str]:
@@ -72,7 +80,8 @@ def _annotate(ax: Axes, xs: list, ys: list, texts: list[str]) -> None:
 
 def _mpl_panel(figure: MplFigure, ax: Axes, panel: Panel, by_label: dict[str, str]) -> None:
     for x0, x1, label in panel.spans:
-        ax.axvspan(x0, x1, color=PHASE_COLORS.get(label, "#ddd"), alpha=0.18, label=label, lw=0)
+        color = PHASE_COLORS.get(label, "#ddd")
+        ax.axvspan(x0, x1, color=color, alpha=0.18, label=phase_entry(label), lw=0)
     for x, label in panel.markers:
         color, style = _marker_style(label)
         ax.axvline(x, color=color, ls=style, lw=1.0, label=label)
@@ -133,7 +142,7 @@ def _mpl_legends(figure: MplFigure, axes: list[Axes], panels: list[Panel]) -> No
     shared = len(axes) > 1 and all(list(e) == list(entries[0]) for e in entries)
     if shared and 1 < len(entries[0]) <= 12:
         figure.legend(
-            list(entries[0].values()), list(entries[0]), loc="outside right upper", fontsize=8
+            list(entries[0].values()), list(entries[0]), loc="outside right center", fontsize=8
         )
         return
     for ax, found in zip(axes, entries, strict=True):
@@ -164,7 +173,7 @@ def draw_png(fig: Figure) -> MplFigure:
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     _mpl_legends(figure, used, fig.panels)
-    figure.suptitle(fig.title, fontsize=12)
+    figure.suptitle(textwrap.fill(fig.title, int(10 * width * cols)), fontsize=12)
     return figure
 
 
@@ -234,10 +243,11 @@ def plotly_figure(fig: Figure):  # -> plotly.graph_objects.Figure
                 row=r,
                 col=c,
             )
-            if label not in shown:  # shading has no legend entry of its own
+            entry = phase_entry(label)
+            if entry not in shown:  # shading has no legend entry of its own
                 swatch = {"color": PHASE_COLORS.get(label, "#ddd"), "symbol": "square", "size": 12}
                 out.add_trace(
-                    go.Scatter(x=[None], y=[None], mode="markers", marker=swatch, **legend(label)),
+                    go.Scatter(x=[None], y=[None], mode="markers", marker=swatch, **legend(entry)),
                     r,
                     c,
                 )

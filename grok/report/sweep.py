@@ -77,6 +77,8 @@ def _milestones(runs: list[Run], key: str, lay: Layout) -> Panel:
                 panel.series.append(
                     Series(xs, med, label, color=color, spread=(lo, hi), marker=True)
                 )
+    if not any(r.summary.get("grok_epoch") is not None for r in runs):
+        panel.title += f" (no run grokked, 0/{len(runs)})"
     fields = MILESTONES[1:] if split else MILESTONES
     for field, name in fields:
         xs, med, lo, hi = _grouped(runs, key, field)
@@ -167,7 +169,7 @@ def overlaid_curves(runs: list[Run], lay: Layout) -> Figure:
     title = f"test {metric}, colored by {lay.color or 'run'}{_pooled_note(lay)}"
     panel = Panel(title, "epoch", f"test {metric}")
     panel.series = _by_group(runs, lay, lambda r: r.rows, f"test_{metric}")
-    return Figure("sweep_curves", "test curves of every run", [panel])
+    return Figure("sweep_curves", f"test curves by {lay.color or 'run'}", [panel])
 
 
 def posthoc_curves(runs: list[Run], lay: Layout) -> Figure | None:
