@@ -42,7 +42,7 @@ def grokked(tmp_path: Path, phases: bool = True) -> Path:
 def test_curves_name_the_run_and_mark_its_milestones(tmp_path):
     run = find_runs(grokked(tmp_path))[0]
     fig = curves(run)[0]
-    assert fig.title == "modsub p=47, optim.wd=1.0: training curves"  # not the clock time
+    assert fig.title == "modsub p=47, experiment=quickstart, optim.wd=1.0: training curves"
     for panel in fig.panels:
         assert panel.markers == [(100.0, "memorization (epoch 100)"), (600.0, "grok (epoch 600)")]
     assert fig.panels[1].ylabel == "accuracy"
