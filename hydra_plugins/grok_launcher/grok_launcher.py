@@ -104,6 +104,15 @@ def train_members(members: list, returns: list) -> None:
         ret.return_value = summary if ok else RuntimeError(f"{member.run_dir}: {reason}")
 
 
+def print_closing(launcher: Any, jobs: list, failed: bool) -> None:
+    """The sweep's closing block (grok/closing.py); on stderr when something needs doing."""
+    from grok.closing import sweep_block
+
+    dirs = [preflight.job_dir(launcher, job) for job in jobs]
+    block = sweep_block(Path(str(launcher.config.hydra.sweep.dir)), dirs)
+    print(block, file=sys.stderr if failed else sys.stdout)
+
+
 def any_failed(returns: list) -> bool:
     return any(r is not None and r.status == JobStatus.FAILED for r in returns)
 
@@ -177,17 +186,11 @@ class GrokLauncher(Launcher):
                 for i, ret in zip(pack, rets, strict=True):
                     returns[i] = ret
         except SystemExit:  # Ctrl-C: each member checkpointed; say how to resume the sweep
-            print(self._closing(jobs), file=sys.stderr)
+            print_closing(self, jobs, failed=True)
             raise
-        print(self._closing(jobs), file=sys.stderr if any_failed(returns) else sys.stdout)
+        print_closing(self, jobs, failed=any_failed(returns))
         exit_if_failed(returns)
         return returns
-
-    def _closing(self, jobs: list) -> str:
-        from grok.closing import sweep_block
-
-        dirs = [preflight.job_dir(self, job) for job in jobs]
-        return sweep_block(Path(str(self.config.hydra.sweep.dir)), dirs)
 
     def _budget(self, jobs: list) -> tuple[int | None, str]:
         """Bytes one pack may use: ``memory_gb``, else most of the device's free memory."""

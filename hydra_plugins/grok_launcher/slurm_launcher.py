@@ -33,7 +33,13 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLaunche
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hydra_plugins.grok_launcher import preflight, sbatch
-from hydra_plugins.grok_launcher.grok_launcher import exit_if_failed, setup_members, train_members
+from hydra_plugins.grok_launcher.grok_launcher import (
+    any_failed,
+    exit_if_failed,
+    print_closing,
+    setup_members,
+    train_members,
+)
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +189,7 @@ class GrokSlurmLauncher(SlurmLauncher):
             print(sbatch.describe(self._executor, folder, packs, dirs))
             return []
         returns = self._launch_packs(jobs, job_overrides, packs)
+        print_closing(self, jobs, failed=any_failed(returns))
         exit_if_failed(returns)
         return returns
 
