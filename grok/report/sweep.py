@@ -51,7 +51,10 @@ def milestones_vs(runs: list[Run], lay: Layout) -> Figure | None:
         for key in lay.x
     ]
     pooled = [k for k in lay.keys if k not in lay.group_keys() + lay.x]
-    over = f" (pooled over {', '.join(pooled)})" if pooled else ""
+    notes = [f"pooled over {', '.join(pooled)}"] if pooled else []
+    if not any(r.summary.get("grok_epoch") is not None for r in runs):
+        notes.append(f"no run grokked, 0/{len(runs)}")  # else an absent grok line reads as a bug
+    over = f" ({'; '.join(notes)})" if notes else ""
     return (
         Figure("sweep_milestones", f"grok and memorization epochs per swept value{over}", panels)
         if panels
@@ -77,8 +80,6 @@ def _milestones(runs: list[Run], key: str, lay: Layout) -> Panel:
                 panel.series.append(
                     Series(xs, med, label, color=color, spread=(lo, hi), marker=True)
                 )
-    if not any(r.summary.get("grok_epoch") is not None for r in runs):
-        panel.title += f" (no run grokked, 0/{len(runs)})"
     fields = MILESTONES[1:] if split else MILESTONES
     for field, name in fields:
         xs, med, lo, hi = _grouped(runs, key, field)
