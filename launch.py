@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -11,17 +12,21 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> dict:
+    from grok.closing import run_block
     from grok.config import exit_on_error
     from grok.run import run
 
     run_dir = HydraConfig.get().runtime.output_dir
-    summary = exit_on_error(lambda: run(cfg, run_dir))  # a refusal: one line, exit 2
+    try:
+        summary = exit_on_error(lambda: run(cfg, run_dir))  # a refusal: one line, exit 2
+    except SystemExit as stop:  # Ctrl-C / SIGTERM after the checkpoint: where, how to resume
+        if stop.code != 2 and (Path(run_dir) / "summary.json").exists():
+            print(run_block(run_dir), file=sys.stderr)
+        raise
     if summary["status"] != "done":  # a failed run exits non-zero, saying why
-        print(
-            f"grok: run {summary['status']}: {summary.get('failure', '')} ({run_dir})",
-            file=sys.stderr,
-        )
+        print(run_block(run_dir), file=sys.stderr)
         sys.exit(1)
+    print(run_block(run_dir))
     return summary
 
 

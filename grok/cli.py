@@ -1,4 +1,4 @@
-"""The ``grok`` command: ``grok report PATH``, ``grok ls PATH`` and ``grok measure PATH``."""
+"""The ``grok`` command: ``grok report PATH``, ``grok ls [PATH ...]`` and ``grok measure PATH``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,26 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("path", type=Path)
     rep.add_argument("--out", type=Path, default=None, help="output dir (default: PATH/report)")
     rep.add_argument("--no-png", action="store_true", help="only the HTML (faster for huge sweeps)")
+    rep.add_argument(
+        "--color-by",
+        metavar="KEY",
+        default=None,
+        help="sweep: the key that colours the curves (default: the first swept key that is not "
+        "a seed; runs that differ only in model.seed / task.data_seed are pooled)",
+    )
+    rep.add_argument(
+        "--x",
+        metavar="KEY",
+        default=None,
+        help="sweep: the key on the milestones' x axis (default: one panel per non-seed key)",
+    )
     ls = sub.add_parser("ls", help="runs with status, grok epoch and swept hyperparameters")
-    ls.add_argument("path", type=Path)
+    ls.add_argument(
+        "path",
+        type=Path,
+        nargs="*",
+        help="run or sweep dirs (default: outputs/ and multirun/ here, those that exist)",
+    )
     ls.add_argument(
         "--format",
         choices=("table", "csv", "json"),
@@ -37,8 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     mea.add_argument("--device", default="cpu", help="where to load the checkpoints (cpu, cuda)")
     args = parser.parse_args(argv)
-    if not args.path.exists():
-        print(f"grok {args.command}: {args.path} does not exist", file=sys.stderr)
+    paths = args.path if isinstance(args.path, list) else [args.path]
+    if args.command == "ls" and not paths:
+        from grok.report import DEFAULT_ROOTS
+
+        paths = [p for p in DEFAULT_ROOTS if p.exists()]
+        if not paths:
+            print(
+                "grok ls: no outputs/ or multirun/ here; give a run or sweep dir", file=sys.stderr
+            )
+            return 2
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"grok {args.command}: {missing[0]} does not exist", file=sys.stderr)
         return 2
     if args.command == "measure":
         return _measure(args.path, args.keys, args.device)
@@ -46,10 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     from grok.report import listing, report
 
     if args.command == "ls":
-        print(listing(args.path, args.format), end="")
+        print(listing(paths, args.format), end="")
         return 0
     start = time.perf_counter()
-    files = report(args.path, args.out, png=not args.no_png)
+    from grok.report.groups import UnknownKey
+
+    try:
+        files = report(args.path, args.out, not args.no_png, args.color_by, args.x)
+    except UnknownKey as e:
+        print(f"grok report: {e}", file=sys.stderr)
+        return 2
     written = [str(p) for group in files.values() for p in group]
     print(f"grok report: {len(written)} files in {time.perf_counter() - start:.1f} s")
     for f in written:

@@ -147,6 +147,7 @@ KEYS: dict[str, Key] = {
     "train.loss": Key(M, "stablemax"),  # a fused group that mixes losses picks per member
     "train.keep_weights": Key(M, 1),  # weights are data: a resume may not prune them
     "train.checkpoint_every": Key(R, 7),
+    "train.checkpoint_schedule": Key(R, "log"),
     "train.keep_checkpoints": Key(R, 2),
     "train.log_every": Key(R, 3),
     "train.cuda_graph": Key(R, False),

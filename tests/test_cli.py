@@ -125,3 +125,13 @@ def test_sweep_over_a_missing_key_fails_and_leaves_nothing(tmp_path):
     proc = launch("-m", "optim.nope=1,2", cwd=tmp_path, check=False)
     assert proc.returncode != 0 and "optim.nope" in proc.stderr
     assert _nothing_written(tmp_path)
+
+
+def test_help_is_grok_specific_and_hides_private_groups(tmp_path):
+    out = launch("--help", cwd=tmp_path).stdout
+    assert out.startswith("grok: small transformers")
+    for command in ("launch.py experiment=quickstart", "grok report", "grok ls", "dry_run=true"):
+        assert command in out, command
+    assert "method: baseline, fixed_norm, grokfast_ema" in out and "+sweep: depth" in out
+    assert "_yale" not in out and "_methods" not in out and "powered by Hydra" not in out
+    assert len(out.splitlines()) < 40 and _nothing_written(tmp_path)

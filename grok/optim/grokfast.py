@@ -30,13 +30,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from grok.defaults import grokfast_lamb
 from grok.optim.schedule import column
 from grok.optim.stage import Stage, is_number, mask_col, member_col, pick
 
 KINDS = ("none", "ema", "ma")
 # gradfilter_ema(alpha=0.98, lamb=2.0) and gradfilter_ma(window_size=100, lamb=5.0) in
-# ironjr/grokfast grokfast.py; conf/optim/_methods.yaml holds alpha and window.
-DEFAULT_LAMB = {"ema": 2.0, "ma": 5.0}
+# ironjr/grokfast grokfast.py; conf/optim/_methods.yaml holds alpha and window, and resolves
+# lamb per kind (grok/defaults.py). ``null`` is still read that way: configs written before.
 
 
 def settings(cfg: Any) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def settings(cfg: Any) -> dict[str, Any]:
     return {
         "kind": kind,
         "alpha": node.get("alpha", 0.98),
-        "lamb": DEFAULT_LAMB.get(kind, 0.0) if lamb is None else lamb,
+        "lamb": (grokfast_lamb(kind) or 0.0) if lamb is None else lamb,  # off: unused
         "window": node.get("window", 100),
     }
 

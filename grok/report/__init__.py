@@ -11,8 +11,16 @@ from grok.report.sweep import run_table, sweep_figures
 from grok.store.files import dumps as json_dumps
 
 
-def report(path: Path, out: Path | None = None, png: bool = True) -> dict[str, list[Path]]:
-    """Write PNGs and one self-contained HTML for a run dir or a sweep dir; returns the files."""
+def report(
+    path: Path,
+    out: Path | None = None,
+    png: bool = True,
+    color_by: str | None = None,
+    x: str | None = None,
+) -> dict[str, list[Path]]:
+    """Write PNGs and one self-contained HTML for a run dir or a sweep dir; returns the files.
+    ``color_by`` / ``x``: the swept key that colours a sweep's curves / spans its milestones
+    (default: the first swept key that is not a seed; seeds are pooled as replicates)."""
     path = Path(path)
     runs = find_runs(path)
     if not runs:
@@ -20,9 +28,9 @@ def report(path: Path, out: Path | None = None, png: bool = True) -> dict[str, l
     out = Path(out) if out else path / "report"
     out.mkdir(parents=True, exist_ok=True)
     if len(runs) == 1:
-        figures, tables, title = run_figures(runs[0]), [], f"grok report: {runs[0].name}"
+        figures, tables, title = run_figures(runs[0]), [], f"grok report: {runs[0].identity}"
     else:
-        figures, tables = sweep_figures(runs)
+        figures, tables = sweep_figures(runs, color_by, x)
         title = f"grok sweep report: {path.name} ({len(runs)} runs)"
     pngs = [save_png(f, out) for f in figures] if png else []
     for table in tables:
@@ -31,15 +39,26 @@ def report(path: Path, out: Path | None = None, png: bool = True) -> dict[str, l
     return {"png": pngs, "html": [html], "tables": [out / f"{t.name}.md" for t in tables]}
 
 
-def listing(path: Path, fmt: str = "table") -> str:
-    """The runs as a table (markdown), CSV or JSON; damaged run dirs are listed as such, with
-    what is wrong (a ``damage`` column in CSV and JSON)."""
-    runs = find_runs(Path(path))
+DEFAULT_ROOTS = (Path("outputs"), Path("multirun"))  # where launch.py writes runs and sweeps
+
+
+def listing(path: Path | list[Path], fmt: str = "table") -> str:
+    """The runs under ``path`` (one dir or several) as a table (markdown), CSV or JSON;
+    damaged run dirs are listed as such, with what is wrong (a ``damage`` column in CSV and
+    JSON). A ``method`` column whenever a run used one (``method=grokfast_ema``)."""
+    roots = [Path(p) for p in (path if isinstance(path, list) else [path])]
+    runs = [run for root in roots for run in find_runs(root)]
     if not runs:
-        return f"no runs under {path}\n" if fmt == "table" else ("[]\n" if fmt == "json" else "")
+        where = " or ".join(map(str, roots))
+        return f"no runs under {where}\n" if fmt == "table" else ("[]\n" if fmt == "json" else "")
+    if len({r.name for r in runs}) < len(runs):  # clock-time names repeat: name by path
+        for run in runs:
+            run.label = str(run.dir)
     for run in runs:
         run.rows  # noqa: B018 - reading the metrics is what finds a damaged file
     keys = independent_keys(runs, swept_keys(runs)) if len(runs) > 1 else []
+    if "method" not in keys and any(r.flat.get("method") not in (None, "baseline") for r in runs):
+        keys = ["method", *keys]
     table = run_table(runs, keys)
     if fmt != "table":
         damage = {r.label: r.damage for r in runs}

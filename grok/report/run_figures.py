@@ -8,7 +8,9 @@ from typing import Any
 from grok.report import posthoc
 from grok.report.runs import Run, column
 from grok.report.seed_views import llc_curve, reversal_views, sine_pos_cosine
-from grok.report.spec import Figure, Heatmap, Panel, Series, phase_spans
+from grok.report.spec import Figure, Heatmap, Panel, Series, milestone_markers, phase_spans
+
+METRIC_NAMES = {"acc": "accuracy", "mae": "mean absolute error", "r2": "R²"}
 
 
 def curves(run: Run) -> list[Figure]:
@@ -17,12 +19,14 @@ def curves(run: Run) -> list[Figure]:
         return []
     spans = phase_spans(run.summary, rows[-1]["epoch"])
     metric = run.milestone_metric
-    loss = Panel("loss", "epoch", "loss (log)", logy=True, spans=spans)
-    acc = Panel(metric, "epoch", metric, spans=spans)
+    marks = milestone_markers(run.summary)
+    loss = Panel("loss", "epoch", "loss (log)", logy=True, spans=spans, markers=marks)
+    name = METRIC_NAMES.get(metric, metric)
+    acc = Panel(name, "epoch", name, spans=spans, markers=marks)
     for split in ("train", "test"):
         loss.series.append(Series(*column(rows, f"{split}_loss"), label=split))
         acc.series.append(Series(*column(rows, f"{split}_{metric}"), label=split))
-    return [Figure("curves", f"{run.name}: training curves", [loss, acc])]
+    return [Figure("curves", f"{run.identity}: training curves", [loss, acc])]
 
 
 def progress(run: Run) -> list[Figure]:
@@ -52,8 +56,12 @@ def progress(run: Run) -> list[Figure]:
         panels.append(gini)
     if online:
         weights = Series(*column(rows, "weights/total"), "total")
-        panels.append(Panel("sum of squared weights", "epoch", "", [weights], spans=spans))
-    return [Figure("progress", f"{run.name}: progress measures", panels)]
+        panels.append(
+            Panel(
+                "sum of squared weights", "epoch", "sum of squared weights", [weights], spans=spans
+            )
+        )
+    return [Figure("progress", f"{run.identity}: progress measures", panels)]
 
 
 def _has(rows: list[dict[str, Any]], key: str) -> bool:
@@ -83,7 +91,7 @@ def fourier_norms(run: Run) -> list[Figure]:
             "norm",
         ),
     )
-    return [Figure("fourier_norms", f"{run.name}: Fourier norms of the embedding", [bar, heat])]
+    return [Figure("fourier_norms", f"{run.identity}: Fourier norms of the embedding", [bar, heat])]
 
 
 def mechanism(run: Run) -> list[Figure]:
@@ -141,15 +149,18 @@ def _attention(run: Run, model: Any, task: Any) -> Figure | None:
         pattern = cache["pattern", layer].mean(0)  # [heads, q, k]
         for h in range(pattern.shape[0]):
             z = pattern[h].tolist()
+            positions = list(range(len(z)))
+            names = task.position_names
             panels.append(
                 Panel(
                     f"L{layer} H{h}",
                     "key position",
                     "query position",
-                    heatmap=Heatmap(z, list(range(len(z[0]))), list(range(len(z))), "attention"),
+                    heatmap=Heatmap(z, positions, positions, "attention"),
+                    ticklabels={"x": (positions, names), "y": (positions, names)},
                 )
             )
-    return Figure("attention", f"{run.name}: mean attention pattern per head", panels[:9])
+    return Figure("attention", f"{run.identity}: mean attention pattern per head", panels[:9])
 
 
 def _modular(run: Run, model: Any, task: Any) -> list[Figure]:
@@ -194,7 +205,7 @@ def _modular(run: Run, model: Any, task: Any) -> list[Figure]:
         figures.append(
             Figure(
                 "embedding_circles",
-                f"{run.name}: embeddings on each key frequency's circle",
+                f"{run.identity}: embeddings on each key frequency's circle",
                 circles,
             )
         )
@@ -212,7 +223,7 @@ def _modular(run: Run, model: Any, task: Any) -> list[Figure]:
         figures.append(
             Figure(
                 "neuron_clusters",
-                f"{run.name}: neurons by best frequency",
+                f"{run.identity}: neurons by best frequency",
                 [
                     Panel(
                         "neurons per frequency (> 50% explained)",
@@ -253,7 +264,7 @@ def _sine(run: Run, model: Any, task: Any) -> Figure:
     ratios = pca_explained(pos)[:10].tolist()
     return Figure(
         "sine_pca",
-        f"{run.name}: k-embedding and positional embedding",
+        f"{run.identity}: k-embedding and positional embedding",
         [
             Panel(
                 "k-embedding PC1, PC2 against k",
@@ -283,7 +294,7 @@ def _reversal(run: Run) -> Figure | None:
     ablations = sorted(k for k in last if k.startswith("reversal/ablate_"))
     return Figure(
         "reversal",
-        f"{run.name}: reversal mechanism",
+        f"{run.identity}: reversal mechanism",
         [
             Panel(
                 "attention on the mirrored input",
@@ -323,7 +334,7 @@ def _fraction(run: Run, model: Any, task: Any) -> Figure:
         pred = task.predictions(model(x, read_pos=task.read_pos))
     return Figure(
         "fraction_predictions",
-        f"{run.name}: predicted vs true running fraction",
+        f"{run.identity}: predicted vs true running fraction",
         [
             Panel(
                 "test predictions",

@@ -55,6 +55,23 @@ class Run:
         self.__dict__["_label"] = value
 
     @property
+    def identity(self) -> str:
+        """What the run is, for figure titles: the task (and p), the method, and the values
+        of the identity keys its command line set ("modsub p=47, model.seed=0, optim.wd=1.0");
+        the dir name (a clock time) when the config is missing."""
+        task = self.flat.get("task.name")
+        if task is None:
+            return self.name
+        head = f"{task} p={self.flat['task.p']}" if "task.p" in self.flat else str(task)
+        method = self.flat.get("method")
+        parts = [head] + ([str(method)] if method not in (None, "baseline") else [])
+        parts += [f"experiment={e}" for e in _typed_values(self.dir, "experiment")]
+        shown = {"task.name", "task.p", "task.op", "method"}
+        typed = [k for k in dict.fromkeys(self.typed) if k in self.flat and k not in shown]
+        parts += [f"{k}={self.flat[k]}" for k in typed if _is_identity(k)]
+        return ", ".join(parts)
+
+    @property
     def status(self) -> str:
         if self.damage:
             return "damaged"
@@ -147,6 +164,16 @@ def _typed_keys(path: Path) -> list[str]:
     except yaml.YAMLError:
         return []
     return [str(item).lstrip("+~").partition("=")[0] for item in items]
+
+
+def _typed_values(path: Path, key: str) -> list[str]:
+    """The values ``key`` was given on the run's command line (a preset: ``experiment``)."""
+    overrides = path / ".hydra" / "overrides.yaml"
+    try:
+        items = yaml.load(overrides.read_text(), Loader=Loader) or [] if overrides.exists() else []
+    except yaml.YAMLError:
+        return []
+    return [str(i).partition("=")[2] for i in items if str(i).lstrip("+").startswith(f"{key}=")]
 
 
 def find_runs(root: Path) -> list[Run]:

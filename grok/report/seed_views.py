@@ -47,7 +47,7 @@ def reversal_views(run: Run, model: Any, task: Any) -> Figure:
     sequence = " ".join(str(int(t)) for t in first[0])
     return Figure(
         "reversal_embeddings",
-        f"{run.name}: first holdout sequence [{sequence}]",
+        f"{run.identity}: first holdout sequence [{sequence}]",
         [
             Panel(
                 "cos(resid_post, W_E[symbol]) at the outputs",
@@ -96,7 +96,7 @@ def llc_curve(run: Run) -> list[Figure]:
     return [
         Figure(
             "llc",
-            f"{run.name}: local learning coefficient",
+            f"{run.identity}: local learning coefficient",
             [Panel("LLC estimate (mean +- std over chains)", "epoch", "LLC", [llc]), split_panel],
         )
     ]

@@ -10,11 +10,19 @@ from typing import Any
 class Series:
     x: list[Any]
     y: list[Any]
-    label: str = ""
+    label: str = ""  # names the series (plotly hover)
     kind: str = "line"  # line | scatter | bar
-    color: float | None = None  # position on the colormap (0..1), e.g. a swept value
+    # a position on the colormap (0..1), e.g. a swept value, or a fixed colour ("#1f77b4")
+    color: float | str | None = None
     text: list[str] | None = None  # point labels (scatter)
     spread: tuple[list[float], list[float]] | None = None  # (low, high) band around y
+    marker: bool = False  # a line with a marker at each point (few points, e.g. per swept value)
+    dash: bool = False
+    legend: str | None = None  # its legend entry when several series share one (default: label)
+
+    @property
+    def entry(self) -> str:
+        return self.label if self.legend is None else self.legend
 
 
 @dataclass
@@ -35,7 +43,12 @@ class Panel:
     logy: bool = False
     logx: bool = False
     spans: list[tuple[float, float, str]] = field(default_factory=list)  # shaded phases
+    markers: list[tuple[float, str]] = field(default_factory=list)  # vertical lines (milestones)
     equal_aspect: bool = False
+    categorical_x: bool = False  # x values are labels (seeds, methods): one tick each, in order
+    xticks: list[Any] | None = None  # ticks at these values only (the swept values)
+    # name -> (ticks, labels) for heatmap axes whose positions are tokens ("a", "b", "=")
+    ticklabels: dict[str, tuple[list[Any], list[str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,3 +97,15 @@ def phase_spans(summary: dict[str, Any], last_epoch: float) -> list[tuple[float,
             if end > circuit:
                 spans.append((float(circuit), float(end), "clean-up"))
     return spans
+
+
+MARKER_STYLES = {"memorization": ("#7f7f7f", ":"), "grok": ("#000000", "--")}
+
+
+def milestone_markers(summary: dict[str, Any]) -> list[tuple[float, str]]:
+    """Vertical lines at the memorization and grok epochs of summary.json."""
+    return [
+        (float(summary[f"{name}_epoch"]), f"{name} (epoch {summary[f'{name}_epoch']})")
+        for name in MARKER_STYLES
+        if summary.get(f"{name}_epoch") is not None
+    ]

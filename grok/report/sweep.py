@@ -8,14 +8,22 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-from grok.report.runs import Run, as_number, column, independent_keys, swept_keys
+from grok.report.groups import (
+    SEED_KEYS,
+    Layout,
+    categorical,
+    colors,
+    group_label,
+    layout,
+    median_curve,
+    median_spread,
+    ordered_values,
+    replicate_groups,
+)
+from grok.report.runs import Run, as_number, column
 from grok.report.spec import Figure, Heatmap, Panel, Series, Table
 
-
-def _median_spread(values: list[float]) -> tuple[float, float, float]:
-    values = sorted(values)
-    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return statistics.median(values), q[0], q[2]
+MILESTONES = (("grok_epoch", "grok"), ("memorization_epoch", "memorization"))
 
 
 def _grouped(
@@ -28,47 +36,83 @@ def _grouped(
         value = run.summary.get(field)
         if value is not None:
             groups.setdefault(as_number(run.value(key)), []).append(float(value))
-    xs = sorted(groups, key=lambda v: (isinstance(v, str), v))
-    stats = [_median_spread(groups[x]) for x in xs]
+    xs = sorted(groups)
+    stats = [median_spread(groups[x]) for x in xs]
     return xs, [s[0] for s in stats], [s[1] for s in stats], [s[2] for s in stats]
 
 
-def _numeric(runs: list[Run], key: str) -> bool:
-    return all(isinstance(as_number(r.value(key)), float) for r in runs)
+def _reached(runs: list[Run], field: str) -> str:
+    return f"{sum(r.summary.get(field) is not None for r in runs)}/{len(runs)}"
 
 
-def milestones_vs(runs: list[Run], keys: list[str]) -> Figure | None:
-    panels = []
-    for key in keys:
-        if not _numeric(runs, key):
-            panels.append(_milestones_per_choice(runs, key))
-            continue
-        panel = Panel(f"milestones vs {key}", key, "epoch (median, IQR)")
-        for field, label in (("grok_epoch", "grok"), ("memorization_epoch", "memorization")):
-            xs, med, lo, hi = _grouped(runs, key, field)
-            reached = sum(run.summary.get(field) is not None for run in runs)
-            if xs:
-                label = f"{label} ({reached}/{len(runs)} runs)"
-                panel.series.append(Series(xs, med, label, spread=(lo, hi)))
-        numeric = [as_number(r.value(key)) for r in runs]
-        panel.logx = (
-            all(isinstance(v, float) and v > 0 for v in numeric)
-            and max(numeric) / min(numeric) >= 50
-        )
-        panels.append(panel)
+def milestones_vs(runs: list[Run], lay: Layout) -> Figure | None:
+    panels = [
+        _milestones_per_choice(runs, key) if categorical(runs, key) else _milestones(runs, key, lay)
+        for key in lay.x
+    ]
+    pooled = [k for k in lay.keys if k not in lay.group_keys() + lay.x]
+    notes = [f"pooled over {', '.join(pooled)}"] if pooled else []
+    if not any(r.summary.get("grok_epoch") is not None for r in runs):
+        notes.append(f"no run grokked, 0/{len(runs)}")  # else an absent grok line reads as a bug
+    over = f" ({'; '.join(notes)})" if notes else ""
     return (
-        Figure("sweep_milestones", "grok and memorization epochs per swept value", panels)
+        Figure("sweep_milestones", f"grok and memorization epochs per swept value{over}", panels)
         if panels
         else None
     )
 
 
+def _milestones(runs: list[Run], key: str, lay: Layout) -> Panel:
+    """A numeric key: the median milestone per value with its IQR over the other keys, and
+    each run as a dot; split into one grok line per colour value when the colour is another
+    swept key."""
+    panel = Panel(f"milestones vs {key}", key, "epoch (median, IQR)")
+    split = lay.color if lay.color and lay.color != key else None
+    if split:
+        position = colors(runs, split)
+        for members in replicate_groups(runs, [split]):
+            xs, med, lo, hi = _grouped(members, key, "grok_epoch")
+            if xs:
+                label = (
+                    f"grok, {split}={members[0].value(split)} ({_reached(members, 'grok_epoch')})"
+                )
+                color = position(members[0])
+                panel.series.append(
+                    Series(xs, med, label, color=color, spread=(lo, hi), marker=True)
+                )
+    fields = MILESTONES[1:] if split else MILESTONES
+    for field, name in fields:
+        xs, med, lo, hi = _grouped(runs, key, field)
+        if xs:
+            label = f"{name} ({_reached(runs, field)} runs)"
+            panel.series.append(
+                Series(xs, med, label, spread=(lo, hi), marker=True, dash=name == "memorization")
+            )
+    dots = [(r, field) for field, _ in MILESTONES for r in runs if r.summary.get(field) is not None]
+    if len(dots) > len({(f, r.value(key)) for r, f in dots}):  # replicates: show each one
+        panel.series.append(
+            Series(
+                [float(as_number(r.value(key))) for r, _ in dots],
+                [float(r.summary[f]) for r, f in dots],
+                "each run",
+                kind="scatter",
+                color="#888888",
+            )
+        )
+    values = ordered_values(runs, key)
+    numeric = [float(as_number(v)) for v in values]
+    panel.logx = min(numeric) > 0 and max(numeric) / min(numeric) >= 50
+    panel.xticks = numeric if len(numeric) <= 12 else None
+    return panel
+
+
 def _milestones_per_choice(runs: list[Run], key: str) -> Panel:
-    """A categorical key (``method``): every run's milestone epochs as points, one column
-    per value in the order the sweep ran them; a run that did not grok is marked at the last
-    epoch it trained."""
-    panel = Panel(f"milestones vs {key}", key, "epoch (each run)")
-    for field, label in (("memorization_epoch", "memorization"), ("grok_epoch", "grok")):
+    """A categorical key (``method``, a seed): every run's milestone epochs as points, one
+    column per value in the order the sweep ran them; a run that did not grok is marked at
+    the last epoch it trained."""
+    panel = Panel(f"milestones vs {key}", key, "epoch (each run)", categorical_x=True)
+    panel.xticks = [str(v) for v in ordered_values(runs, key)]
+    for field, label in reversed(MILESTONES):
         reached = [r for r in runs if r.summary.get(field) is not None]
         if reached:
             panel.series.append(
@@ -92,56 +136,57 @@ def _milestones_per_choice(runs: list[Run], key: str) -> Panel:
     return panel
 
 
-def colors(runs: list[Run], key: str | None) -> Callable[[Run], float | None]:
-    """Each run's position on the colormap by its value of ``key`` (log scale when the
-    values span >= 50x), for curves overlaid across a sweep."""
-    values = sorted({as_number(r.value(key)) for r in runs}, key=str) if key else []
-    numeric = [v for v in values if isinstance(v, float)]
+def _by_group(
+    runs: list[Run], lay: Layout, rows: Callable[[Run], list[dict[str, Any]]], field: str
+) -> list[Series]:
+    """One curve per group of replicates: the median over its seeds with their IQR band,
+    coloured by ``lay.color``, labelled by the keys that tell the groups apart."""
+    position = colors(runs, lay.color)
+    keys = lay.group_keys()
+    groups = replicate_groups(runs, keys)
+    series = []
+    for members in groups:
+        curves = [column(rows(r), field) for r in members]
+        curves = [c for c in curves if c[0]]
+        if not curves:
+            continue
+        xs, ys, band = median_curve(curves)
+        first = members[0]
+        label = group_label(first, keys, len(curves))
+        # the legend names colours only: one entry per value of the colour key
+        legend = f"{lay.color}={first.value(lay.color)}" if lay.color and len(keys) > 1 else None
+        band = band if len(groups) <= 6 else None  # more bands than that hide the curves
+        series.append(Series(xs, ys, label, color=position(first), spread=band, legend=legend))
+    return series
 
-    def position(run: Run) -> float | None:
-        if not key:
-            return None
-        v = as_number(run.value(key))
-        if isinstance(v, float) and len(numeric) > 1:
-            lo, hi = min(numeric), max(numeric)
-            if lo > 0 and hi / lo >= 50:
-                return (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))
-            return (v - lo) / (hi - lo)
-        return values.index(v) / max(len(values) - 1, 1) if v in values else None
 
-    return position
+def _pooled_note(lay: Layout) -> str:
+    pooled = [k for k in lay.keys if k not in lay.group_keys()]
+    return f"; median, IQR over {', '.join(pooled)}" if pooled else ""
 
 
-def overlaid_curves(runs: list[Run], key: str | None) -> Figure:
-    position = colors(runs, key)
+def overlaid_curves(runs: list[Run], lay: Layout) -> Figure:
     metric = runs[0].milestone_metric if runs else "acc"
-    panel = Panel(f"test {metric}, colored by {key or 'run'}", "epoch", f"test {metric}")
-    for run in runs:
-        xs = [r["epoch"] for r in run.rows if f"test_{metric}" in r]
-        ys = [r[f"test_{metric}"] for r in run.rows if f"test_{metric}" in r]
-        label = f"{key}={run.value(key)}" if key else run.name
-        panel.series.append(Series(xs, ys, label, color=position(run)))
-    return Figure("sweep_curves", "test curves of every run", [panel])
+    title = f"test {metric}, colored by {lay.color or 'run'}{_pooled_note(lay)}"
+    panel = Panel(title, "epoch", f"test {metric}")
+    panel.series = _by_group(runs, lay, lambda r: r.rows, f"test_{metric}")
+    return Figure("sweep_curves", f"test curves by {lay.color or 'run'}", [panel])
 
 
-def posthoc_curves(runs: list[Run], key: str | None) -> Figure | None:
+def posthoc_curves(runs: list[Run], lay: Layout) -> Figure | None:
     """Restricted and excluded loss per checkpoint (``grok measure``) of every run that
-    has them, colored like the test curves."""
+    has them, colored and pooled like the test curves."""
     measured = [r for r in runs if any("fourier/restricted_loss" in row for row in r.posthoc)]
     if not measured:
         return None
-    position = colors(runs, key)
     panels = []
     for name, label in (("restricted_loss", "restricted (test)"), ("excluded_loss", "excluded")):
         panel = Panel(f"{label} loss, post hoc", "epoch", "loss (log)", logy=True)
-        for run in measured:
-            tag = f"{key}={run.value(key)}" if key else run.name
-            xs, ys = column(run.posthoc, f"fourier/{name}")
-            panel.series.append(Series(xs, ys, tag, color=position(run)))
+        panel.series = _by_group(measured, lay, lambda r: r.posthoc, f"fourier/{name}")
         panels.append(panel)
     specs = sorted({str(r.posthoc[-1].get("keys")) for r in measured})
     title = f"progress measures per checkpoint (keys: {', '.join(specs)}; {len(measured)} runs)"
-    return Figure("sweep_posthoc", title, panels)
+    return Figure("sweep_posthoc", title + _pooled_note(lay), panels)
 
 
 def phase_diagram(runs: list[Run], keys: list[str]) -> Figure | None:
@@ -177,12 +222,16 @@ def _nan_median(values: list[float]) -> float:
 
 
 def run_table(runs: list[Run], keys: list[str]) -> Table:
-    metric = runs[0].milestone_metric if runs else "acc"
-    # the epoch a run stopped at (train.stop_after_grok), where any run of the sweep did
+    """One row per run, sorted by grok epoch; one test column per milestone metric among the
+    runs (a modsub run's test_acc beside a sine run's test_mae), each run filling its own; a
+    ``stopped`` column (the epoch train.stop_after_grok stopped it) where any run stopped. A
+    run still training shows its latest evaluation."""
+    metrics = list(dict.fromkeys(r.milestone_metric for r in runs)) or ["acc"]
     stops = any(r.summary.get("stopped") for r in runs)
 
     def row(run: Run) -> list[Any]:
-        final = run.summary.get("final", {})
+        final = run.summary.get("final") or (run.rows[-1] if run.rows else {})
+        own = run.milestone_metric
         stopped = [(run.summary.get("stopped") or {}).get("epoch")] if stops else []
         return [
             run.label,
@@ -191,20 +240,16 @@ def run_table(runs: list[Run], keys: list[str]) -> Table:
             run.summary.get("grok_epoch"),
             run.summary.get("memorization_epoch"),
             *stopped,
-            final.get(f"test_{metric}"),
+            *(final.get(f"test_{m}") if m == own else None for m in metrics),
             final.get("test_loss"),
         ]
 
-    rows = sorted(
-        (row(r) for r in runs), key=lambda x: (x[len(keys) + 2] is None, x[len(keys) + 2] or 0)
-    )
-    milestones = ["grok_epoch", "memorization_epoch", *(["stopped"] if stops else [])]
-    return Table(
-        "sweep_table",
-        "runs sorted by grok epoch",
-        ["run", "status", *keys, *milestones, f"test_{metric}", "test_loss"],
-        rows,
-    )
+    grok = len(keys) + 2
+    rows = sorted((row(r) for r in runs), key=lambda x: (x[grok] is None, x[grok] or 0))
+    columns = ["run", "status", *keys, "grok_epoch", "memorization_epoch"]
+    columns += ["stopped"] if stops else []
+    columns += [f"test_{m}" for m in metrics] + ["test_loss"]
+    return Table("sweep_table", "runs sorted by grok epoch", columns, rows)
 
 
 def group_table(runs: list[Run], key: str) -> Table:
@@ -233,15 +278,21 @@ def group_table(runs: list[Run], key: str) -> Table:
     )
 
 
-def sweep_figures(runs: list[Run]) -> tuple[list[Figure], list[Table]]:
-    keys = independent_keys(runs, swept_keys(runs))
+def sweep_figures(
+    runs: list[Run], color_by: str | None = None, x: str | None = None
+) -> tuple[list[Figure], list[Table]]:
+    """The sweep's figures by its swept keys (seeds pooled, see grok/report/groups.py);
+    ``color_by`` / ``x`` choose the key that colours the curves / spans the milestones."""
+    lay = layout(runs, color_by, x)
     figures = [
-        milestones_vs(runs, keys),
-        overlaid_curves(runs, keys[0] if keys else None),
-        posthoc_curves(runs, keys[0] if keys else None),
-        phase_diagram(runs, keys),
+        milestones_vs(runs, lay),
+        overlaid_curves(runs, lay),
+        posthoc_curves(runs, lay),
+        phase_diagram(runs, lay.keys),
     ]
-    # a categorical first key (method, task.op) gets its medians as a table, as the numeric
+    # a categorical key (method, task.op) gets its medians as a table, as the numeric
     # ones get them as a line
-    tables = [group_table(runs, keys[0])] if keys and not _numeric(runs, keys[0]) else []
-    return [f for f in figures if f is not None], [*tables, run_table(runs, keys)]
+    first = lay.color
+    labels = first and first not in SEED_KEYS and categorical(runs, first)
+    tables = [group_table(runs, first)] if labels else []
+    return [f for f in figures if f is not None], [*tables, run_table(runs, lay.keys)]

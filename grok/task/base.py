@@ -83,6 +83,11 @@ class Task(ABC):
     def n_ctx(self) -> int: ...
 
     @property
+    def position_names(self) -> list[str]:
+        """Tick labels for the sequence positions (attention patterns)."""
+        return [str(i) for i in range(self.n_ctx)]
+
+    @property
     def read_pos(self) -> slice:
         """Positions whose outputs carry the loss (default: the last one)."""
         return slice(self.n_ctx - 1, self.n_ctx)

@@ -67,6 +67,10 @@ class ModularTask(ClassificationTask):
         return 3
 
     @property
+    def position_names(self) -> list[str]:
+        return ["a", "b", "="]
+
+    @property
     def n_examples(self) -> int:
         return self.p * (self.p - 1) if self.op == "div" else self.p * self.p
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grok.train.checkpoints import SCHEDULES as CHECKPOINT_SCHEDULES
 from grok.train.pack import Member, Pack, train_pack
 from grok.train.stopping import validate as _stop_problems
 from grok.train.trainer import PackTrainer, metric_names
@@ -36,6 +37,11 @@ def validate(cfg: Any) -> list[str]:
         )
     if cfg.get("fuse", "auto") not in ("auto", True, False):
         errors.append(f"train.fuse={cfg.get('fuse')!r}: allowed are auto, true, false")
+    schedule = cfg.get("checkpoint_schedule", "linear")
+    if schedule not in CHECKPOINT_SCHEDULES:
+        errors.append(
+            f"train.checkpoint_schedule={schedule!r}: allowed are {list(CHECKPOINT_SCHEDULES)}"
+        )
     sampling = cfg.get("sampling", "shuffle")
     if sampling not in SAMPLINGS:
         errors.append(f"train.sampling={sampling!r}: allowed are {list(SAMPLINGS)}")

@@ -39,6 +39,7 @@ from grok.optim import build_optimizer
 from grok.store import RunStore
 from grok.task import build_task
 from grok.train import cuda_graph, resume, stopping
+from grok.train.checkpoints import checkpoint_at
 from grok.train.data import SplitTensors, stack_splits
 from grok.train.pack import Member, Pack
 from grok.train.records import evaluate, flush, measure
@@ -86,6 +87,8 @@ class PackTrainer:
         self.random_batch = shared("train.sampling", "shuffle") == "random_batch"
         self.log_every = int(shared("train.log_every"))
         self.checkpoint_every = int(shared("train.checkpoint_every"))
+        schedule = shared("train.checkpoint_schedule", "linear")
+        self.checkpoint_at = checkpoint_at(schedule, self.checkpoint_every)
         self.params = self._init_params()
         self.metric_names = metric_names(self.task)
         self.train_data, self.test_data = stack_splits(self.tasks, self.device)
@@ -357,7 +360,7 @@ class PackTrainer:
                 self.measure(epoch)
             is_last = epoch == self.epochs
             stopping_now = self.stop_signal is not None
-            checkpoint = epoch % self.checkpoint_every == 0 or is_last or stopping_now
+            checkpoint = self.checkpoint_at(epoch) or is_last or stopping_now
             checkpoint = checkpoint or self.checkpoint_requested
             if stopping_now or self.checkpoint_requested:
                 for member in self.members:

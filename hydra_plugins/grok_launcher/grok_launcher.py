@@ -112,6 +112,19 @@ def train_members(members: list, returns: list) -> None:
         ret.return_value = summary if ok else RuntimeError(f"{member.run_dir}: {reason}")
 
 
+def print_closing(launcher: Any, jobs: list, failed: bool) -> None:
+    """The sweep's closing block (grok/closing.py); on stderr when something needs doing."""
+    from grok.closing import sweep_block
+
+    dirs = [preflight.job_dir(launcher, job) for job in jobs]
+    block = sweep_block(Path(str(launcher.config.hydra.sweep.dir)), dirs)
+    print(block, file=sys.stderr if failed else sys.stdout)
+
+
+def any_failed(returns: list) -> bool:
+    return any(r is not None and r.status == JobStatus.FAILED for r in returns)
+
+
 def exit_if_failed(returns: list) -> None:
     """After every pack has run: one message naming each failed run, and exit 1 (exit 2
     when some were refused rather than failed)."""
@@ -176,12 +189,17 @@ class GrokLauncher(Launcher):
             f"Training {len(jobs)} jobs in {len(packs)} pack(s) of sizes {[len(p) for p in packs]}"
         )
         returns: list = [None] * len(jobs)
-        for pack in packs:
-            members, rets = setup_members(self.hydra_context, [configs[i] for i in pack])
-            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-            train_members(members, rets)
-            for i, ret in zip(pack, rets, strict=True):
-                returns[i] = ret
+        try:
+            for pack in packs:
+                members, rets = setup_members(self.hydra_context, [configs[i] for i in pack])
+                configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+                train_members(members, rets)
+                for i, ret in zip(pack, rets, strict=True):
+                    returns[i] = ret
+        except SystemExit:  # Ctrl-C: each member checkpointed; say how to resume the sweep
+            print_closing(self, jobs, failed=True)
+            raise
+        print_closing(self, jobs, failed=any_failed(returns))
         exit_if_failed(returns)
         return returns
 

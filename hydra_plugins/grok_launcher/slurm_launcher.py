@@ -13,7 +13,8 @@ additional_parameters, array_parallelism, max_num_timeout, signal_delay_s) that
   and submitit requeues the same call, which resumes each member from its run
   dir; after ``scontrol requeue`` or a node failure, the rerun does the same.
   Members already done are not trained again.
-- ``dry_run: true`` prints the packs, their memory and GPU-hours, and submits nothing.
+- ``dry_run: true`` prints the packs, their memory and GPU-hours, the sbatch script submitit
+  would submit and where each array task's logs and run dirs go, and submits nothing.
 """
 # No `from __future__ import annotations` (see grok_launcher.py).
 
@@ -31,8 +32,14 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf, SlurmQue
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from hydra_plugins.grok_launcher import preflight
-from hydra_plugins.grok_launcher.grok_launcher import exit_if_failed, setup_members, train_members
+from hydra_plugins.grok_launcher import preflight, sbatch
+from hydra_plugins.grok_launcher.grok_launcher import (
+    any_failed,
+    exit_if_failed,
+    print_closing,
+    setup_members,
+    train_members,
+)
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +184,12 @@ class GrokSlurmLauncher(SlurmLauncher):
         if self.dry_run:
             preflight.print_dry_run(self.config, jobs, packs, "SLURM array task(s)")
             print(self._gpu_hours(jobs, packs))
+            folder = str(self.params["submitit_folder"])
+            dirs = lambda i: preflight.job_dir(self, jobs[i]).absolute()  # noqa: E731
+            print(sbatch.describe(self._executor, folder, packs, dirs))
             return []
         returns = self._launch_packs(jobs, job_overrides, packs)
+        print_closing(self, jobs, failed=any_failed(returns))
         exit_if_failed(returns)
         return returns
 
