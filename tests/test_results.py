@@ -17,6 +17,7 @@ import torch
 
 import grok
 from grok.store import load_checkpoint
+from grok.train.checkpoints import early_epochs
 from tests.conftest import ROOT, launch, read_metrics
 from tests.test_pack import quickstart_alone  # noqa: F401  (session fixture)
 
@@ -46,7 +47,8 @@ def test_load_run_gives_config_metrics_checkpoints_model_and_split(quickstart_al
     assert list(run.metrics["epoch"]) == [r["epoch"] for r in rows]
     keys = run.metrics["fourier/key_freqs"].dropna()
     assert isinstance(keys.iloc[-1], list) and keys.iloc[-1] == rows[-1]["fourier/key_freqs"]
-    assert run.epochs == [200, 400, 600, 800, 1000, 1200]
+    # the quickstart's log schedule: 17 early checkpoints, then every 200 epochs
+    assert run.epochs == [*early_epochs(200), 200, 400, 600, 800, 1000, 1200]
     model = run.model(epoch=600)
     reference = load_checkpoint(quickstart_alone / "checkpoints" / "weights_000600.pt").model
     assert torch.equal(model.W_E, reference.W_E)
