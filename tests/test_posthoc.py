@@ -182,7 +182,14 @@ def test_reports_draw_the_post_hoc_panels_when_the_file_exists(sweep, measured_s
         "restricted (test) loss, post hoc",
         "excluded loss, post hoc",
     ]
-    assert [len(p.series) for p in post.panels] == [2, 2]  # the two modular runs
+    # the two modular runs differ only in model.seed: replicates, one median curve with a band
+    assert [len(p.series) for p in post.panels] == [1, 1]
+    assert all(
+        s.label.endswith("(median of 2)") and s.spread for p in post.panels for s in p.series
+    )
+    by_seed, _ = sweep_figures(find_runs(sweep_dir), color_by="model.seed")
+    post = next(f for f in by_seed if f.name == "sweep_posthoc")
+    assert [len(p.series) for p in post.panels] == [2, 2]  # the two modular runs, one each
     before_sweep, _ = sweep_figures(find_runs(sweep))
     assert "sweep_posthoc" not in {f.name for f in before_sweep}
 

@@ -17,6 +17,7 @@ import torch
 
 import grok
 from grok.store import load_checkpoint
+from grok.train.checkpoints import early_epochs
 from tests.conftest import ROOT, launch, read_metrics
 from tests.test_pack import quickstart_alone  # noqa: F401  (session fixture)
 
@@ -46,8 +47,9 @@ def test_load_run_gives_config_metrics_checkpoints_model_and_split(quickstart_al
     assert list(run.metrics["epoch"]) == [r["epoch"] for r in rows]
     keys = run.metrics["fourier/key_freqs"].dropna()
     assert isinstance(keys.iloc[-1], list) and keys.iloc[-1] == rows[-1]["fourier/key_freqs"]
-    stop = run.summary["epochs"]  # the quickstart stops 100 epochs after its grok
-    assert run.epochs == [*range(200, stop, 200), stop]
+    # the quickstart's log schedule: 17 early checkpoints, then every 200 epochs to the end
+    stop = run.summary["epochs"]
+    assert run.epochs == [*early_epochs(200), *range(200, stop, 200), stop]
     model = run.model(epoch=600)
     reference = load_checkpoint(quickstart_alone / "checkpoints" / "weights_000600.pt").model
     assert torch.equal(model.W_E, reference.W_E)
