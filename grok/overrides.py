@@ -63,6 +63,11 @@ def _parse(argv: list[str]) -> tuple[list[Any], Any] | None:
     except HydraException:
         return None
     search_path = create_config_search_path(str(CONF))
+    for override in overrides:  # hydra.searchpath=[file://...] adds config dirs, as Hydra does
+        if override.key_or_group == "hydra.searchpath" and not override.is_delete():
+            value = override.value()
+            for path in value if isinstance(value, list) else [value]:
+                search_path.append(provider="command-line", path=str(path))
     return overrides, ConfigLoaderImpl(config_search_path=search_path)
 
 
