@@ -130,9 +130,14 @@ def test_a_run_in_progress_reports_what_it_has(tmp_path):
     ]
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (run_dir / "summary.json").write_text(json.dumps({"status": "running"}))
-    files = report(run_dir)
-    assert [p.name for p in files["png"]] == ["curves.png"]
-    assert "running" in grok_cli("ls", str(run_dir)).stdout
+    from grok.store.lock import RunLock
+
+    with RunLock(run_dir):  # a live trainer holds its run dir
+        files = report(run_dir)
+        assert [p.name for p in files["png"]] == ["curves.png"]
+        assert "running" in grok_cli("ls", str(run_dir)).stdout
+    # nobody holds it any more (a kill): it reads as interrupted, not running
+    assert "interrupted" in grok_cli("ls", str(run_dir)).stdout
 
 
 def test_a_thousand_run_sweep_reports(tmp_path):
