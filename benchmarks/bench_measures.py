@@ -17,7 +17,9 @@ from tempfile import TemporaryDirectory
 
 from hydra import compose, initialize_config_dir
 
-from grok.train import Member, PackTrainer
+from grok.run import prepare_member
+from grok.train import PackTrainer
+from grok.train.records import measure
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -25,7 +27,7 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 def trainer(overrides: list[str], tmp: str) -> PackTrainer:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=[*overrides, "train.progress=false", "logger=none"])
-    return PackTrainer([Member(cfg, Path(tmp))], progress=False)
+    return PackTrainer([prepare_member(cfg, Path(tmp))], progress=False)
 
 
 def timed(fn, repeat: int) -> float:
@@ -42,10 +44,10 @@ def main() -> None:
     args = parser.parse_args()
     with TemporaryDirectory() as tmp:
         t = trainer(["experiment=nanda2023"], tmp)
-        t.train_epoch()
-        per_epoch = timed(t.train_epoch, args.epochs)
-        t.measure(0)  # warm-up
-        per_measure = timed(lambda: t.measure(0), 3)
+        t.stack.train_epoch()
+        per_epoch = timed(t.stack.train_epoch, args.epochs)
+        measure(t.stack, t.records, 0)  # warm-up
+        per_measure = timed(lambda: measure(t.stack, t.records, 0), 3)
         share = per_measure / (100 * per_epoch)
         print(
             f"p=113 Nanda model: {per_epoch * 1e3:.1f} ms/epoch; "
@@ -56,10 +58,9 @@ def main() -> None:
         t = trainer([f"task.p={args.big_p}", "measures.names=[fourier]"], tmp)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         start = time.perf_counter()
-        t.measure(0)
+        (row,) = measure(t.stack, t.records, 0)
         elapsed = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        row = t.measured[0][0]
         print(
             f"p={args.big_p}: one Fourier measure call {elapsed:.1f} s; process peak RSS "
             f"{peak:.2f} GiB (was {before:.2f} GiB before the call); "

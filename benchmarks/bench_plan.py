@@ -58,7 +58,7 @@ def in_process(n: int, sample: int) -> dict[str, float]:
     from hydra.core.global_hydra import GlobalHydra
 
     from grok.config import problems_flat
-    from grok.train.packing import make_packs
+    from grok.packing import make_packs
     from hydra_plugins.grok_launcher.preflight import Composer
 
     jobs = grid(n)

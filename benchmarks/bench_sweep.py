@@ -21,7 +21,7 @@ from tempfile import TemporaryDirectory
 
 from hydra import compose, initialize_config_dir
 
-from grok.train import Member, train_pack
+from grok.run import run_pack
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SMALL = ["task=reversal", "task.length=4", "task.vocab=3", "model=tiny", "optim.lr=1e-3"]
@@ -45,15 +45,15 @@ def sweep(args: argparse.Namespace, root: Path, fuse: bool, stop: int | None) ->
         for seed in range(args.seeds):
             for wd in args.wd:
                 cfg = compose("config", [*overrides, f"model.seed={seed}", f"optim.wd={wd}"])
-                members.append(Member(cfg, root / f"s{seed}_wd{wd}"))
+                members.append((cfg, root / f"s{seed}_wd{wd}"))
     t0 = time.perf_counter()
-    summaries = train_pack(members, progress=False)
+    summaries = run_pack(members, progress=False)
     wall = time.perf_counter() - t0
     return {
         "wall": wall,
         "epochs": [s["epochs"] for s in summaries],
         "grok": [s["grok_epoch"] for s in summaries],
-        "names": [m.run_dir.name for m in members],
+        "names": [run_dir.name for _, run_dir in members],
     }
 
 

@@ -21,8 +21,10 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from grok.model import Transformer, model_config
+from grok.run import prepare_member
 from grok.task import build_task
-from grok.train import Member, PackTrainer
+from grok.train import PackTrainer
+from grok.train.cuda_graph import capture_step
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -105,15 +107,14 @@ def grok_pack(args: argparse.Namespace, device: torch.device, n: int, fuse: str 
     default. ``fuse``: auto (CPU: member by member, bitwise a lone run's; GPU: one vmap),
     true (one vmap over the padded pack)."""
     with TemporaryDirectory() as tmp:
-        members = [Member(compose_cfg(args, s, fuse), Path(tmp) / str(s)) for s in range(n)]
-        trainer = PackTrainer(members, progress=False)
-        if args.cuda_graph:
-            trainer.capture_step()
+        members = [prepare_member(compose_cfg(args, s, fuse), Path(tmp) / str(s)) for s in range(n)]
+        stack = PackTrainer(members, progress=False).stack
+        graph = capture_step(stack) if args.cuda_graph else None
 
         def epoch(e: int) -> None:
-            trainer.train_epoch()
+            stack.train_epoch(graph)
             if (e + 1) % 100 == 0:
-                trainer.evaluate()
+                stack.evaluate()
 
         return time_epochs(epoch, args.epochs, args.warmup, device)
 
@@ -123,12 +124,12 @@ def check_graph_matches_eager(args: argparse.Namespace, device: torch.device) ->
     results = []
     for graphed in (False, True):
         with TemporaryDirectory() as tmp:
-            trainer = PackTrainer([Member(compose_cfg(args, 0), Path(tmp))], progress=False)
-            if graphed:
-                trainer.capture_step()
+            member = prepare_member(compose_cfg(args, 0), Path(tmp))
+            stack = PackTrainer([member], progress=False).stack
+            graph = capture_step(stack) if graphed else None
             for _ in range(20):
-                trainer.train_epoch()
-            results.append({k: v.detach().clone() for k, v in trainer.params.items()})
+                stack.train_epoch(graph)
+            results.append({k: v.detach().clone() for k, v in stack.params.items()})
     return max((results[0][k] - results[1][k]).abs().max().item() for k in results[0])
 
 

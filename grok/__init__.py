@@ -12,10 +12,12 @@ _LAZY = {"load_run", "load_sweep", "load_sweep_metrics", "load_checkpoint"}
 
 def __getattr__(name: str) -> Any:
     if name == "load_checkpoint":
+        # deferred: `import grok` stays cheap
         from grok.store import load_checkpoint
 
         return load_checkpoint
     if name in _LAZY:
+        # deferred: `import grok` stays cheap
         from grok import results
 
         return getattr(results, name)

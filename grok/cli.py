@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = args.path if isinstance(args.path, list) else [args.path]
     if args.command == "ls" and not paths:
+        # deferred: CLI start-up: each command imports what it needs
         from grok.report import DEFAULT_ROOTS
 
         paths = [p for p in DEFAULT_ROOTS if p.exists()]
@@ -72,12 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "measure":
         return _measure(args.path, args.keys, args.device)
 
+    # deferred: CLI start-up: each command imports what it needs
     from grok.report import listing, report
 
     if args.command == "ls":
         print(listing(paths, args.format), end="")
         return 0
     start = time.perf_counter()
+    # deferred: CLI start-up: each command imports what it needs
     from grok.report.groups import UnknownKey
 
     try:
@@ -93,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(path: Path, keys: str, device: str) -> int:
-    from grok.measures.posthoc import BadKeys, KeySpec, measure
+    # deferred: CLI start-up: each command imports what it needs
+    from grok.posthoc import BadKeys, KeySpec, measure
     from grok.store.lock import RunDirBusy
 
     start = time.perf_counter()

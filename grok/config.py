@@ -6,12 +6,11 @@ import sys
 from functools import lru_cache
 from typing import Any
 
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from grok import hardware, keys, logger, measures, model, optim, train
 from grok.errors import ConfigError
-from grok.task import task_class
+from grok.task import build_task, task_class
 
 GROUPS = ("task", "model", "optim", "train", "hardware", "logger", "measures")
 
@@ -36,10 +35,8 @@ VALIDATORS = {
 
 def problems(cfg: DictConfig) -> list[str]:
     """Every problem of a composed config, as 'key=value: what is allowed' lines."""
-    from grok.store.contract import flat_config
-
     try:
-        flat = flat_config(cfg)
+        flat = keys.flat_config(cfg)
     except Exception as e:  # an interpolation that does not resolve
         return [f"config cannot be resolved: {e}"]
     return problems_flat(flat)
@@ -51,7 +48,7 @@ def problems_flat(flat: dict[str, Any]) -> list[str]:
     sections: dict[str, list[tuple[str, Any]]] = {}
     for path, value in flat.items():
         head, _, rest = path.partition(".")
-        sections.setdefault(head, []).append((rest, _freeze(value)))
+        sections.setdefault(head, []).append((rest, keys.freeze(value)))
     missing = [g for g in GROUPS if g not in sections]
     if missing:
         return [f"config has no {', '.join(missing)} section(s); conf/config.yaml composes them"]
@@ -64,41 +61,21 @@ def problems_flat(flat: dict[str, Any]) -> list[str]:
         errors += _section_problems(name, tuple(sorted(sections[name])))
     if not errors:
         errors += _split_problems(tuple(sorted(sections["task"])))
-        errors += _loss_problems(tuple(sorted(sections["task"])), _freeze(flat.get("train.loss")))
+        errors += _loss_problems(
+            tuple(sorted(sections["task"])), keys.freeze(flat.get("train.loss"))
+        )
     return errors
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    return value
-
-
-def _thaw(items: tuple) -> dict[str, Any]:
-    """Nested dict from (dotted key, frozen value) pairs."""
-    out: dict[str, Any] = {}
-    for path, value in items:
-        node = out
-        *parents, leaf = path.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = list(value) if isinstance(value, tuple) else value
-    return out
 
 
 @lru_cache(maxsize=16384)
 def _section_problems(name: str, items: tuple) -> list[str]:
-    return VALIDATORS[name](OmegaConf.create(_thaw(items)))
+    return VALIDATORS[name](OmegaConf.create(keys.thaw(items)))
 
 
 @lru_cache(maxsize=4096)
 def _split_problems(items: tuple) -> list[str]:
     """Both splits need examples; known from the task's size without building its data."""
-    from grok.task import build_task
-
-    task = build_task(OmegaConf.create(_thaw(items)))
+    task = build_task(OmegaConf.create(keys.thaw(items)))
     n, cut = task.n_examples, task.n_train
     if 1 <= cut < n:
         return []
@@ -113,7 +90,7 @@ def _loss_problems(items: tuple, loss: Any) -> list[str]:
     """``train.loss`` must be one the task scores with (null: the task's own)."""
     if loss is None:
         return []
-    cls = task_class(OmegaConf.create(_thaw(items)))
+    cls = task_class(OmegaConf.create(keys.thaw(items)))
     if loss in cls.losses:
         return []
     name = dict(items).get("name")
@@ -134,7 +111,7 @@ def notices(flat: dict[str, Any]) -> list[str]:
         )
     batch = flat.get("train.batch_size")
     if isinstance(batch, int) and not isinstance(batch, bool):
-        items = tuple(sorted((k[5:], _freeze(v)) for k, v in flat.items() if k[:5] == "task."))
+        items = tuple(sorted((k[5:], keys.freeze(v)) for k, v in flat.items() if k[:5] == "task."))
         n_train = _train_size(items)
         if batch >= n_train:
             out.append(
@@ -146,9 +123,7 @@ def notices(flat: dict[str, Any]) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _train_size(items: tuple) -> int:
-    from grok.task import build_task
-
-    return build_task(OmegaConf.create(_thaw(items))).n_train
+    return build_task(OmegaConf.create(keys.thaw(items))).n_train
 
 
 def print_notices(flats: list[dict[str, Any]]) -> None:
@@ -166,23 +141,8 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
 
 
-class ValidateConfig(Callback):
-    """Hydra callback: a single run is checked (config, run-dir lock, resume contract, memory)
-    before Hydra creates its run dir or writes its .hydra/ files there."""
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from grok.run import claim_run_dir
-        from grok.store.contract import flat_config
-        from grok.train.packing import memory_problems
-
-        task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
-        exit_on_error(lambda: validate(task_cfg))
-        exit_on_error(lambda: _refuse(memory_problems([task_cfg])))
-        exit_on_error(lambda: claim_run_dir(task_cfg, str(config.hydra.run.dir)))
-        print_notices([flat_config(task_cfg)])
-
-
-def _refuse(problems: list[str]) -> None:
+def refuse(problems: list[str]) -> None:
+    """Raise one ConfigError of ``problems`` (if any)."""
     if problems:
         raise ConfigError("\n  ".join(problems))
 

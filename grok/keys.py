@@ -1,10 +1,10 @@
 """Every config key, classified once: what may differ inside a fused pack, what makes a run.
 
 This table is the single source of truth for
-- packing (``grok.train.packing.pack_key``): ``PACK`` and ``RUNTIME`` keys must agree;
+- packing (``grok.packing.pack_key``): ``PACK`` and ``RUNTIME`` keys must agree;
 - the trainer: it checks that agreement at construction and reads ``MEMBER`` keys from each
   member's own config (``Pack.shared`` refuses a per-member key);
-- resume (``grok.store.contract``): a run dir may continue under a config that differs only
+- resume (``grok.train.contract``): a run dir may continue under a config that differs only
   in ``RUNTIME`` and ``FREE`` keys (and ``train.epochs`` upward, see there);
 - naming: run-dir names and the reports' swept-key columns use identity keys only
   (``MEMBER`` and ``PACK``);
@@ -26,6 +26,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
 
 
 class Scope(Enum):
@@ -136,7 +138,7 @@ KEYS: dict[str, Key] = {
     "optim.muon.nesterov": Key(M, False),
     "optim.muon.ns_steps": Key(M, 3),
     # --- train ---
-    "train.epochs": Key(P, 31),  # resume may raise it (grok.store.contract)
+    "train.epochs": Key(P, 31),  # resume may raise it (grok.train.contract)
     # a stopped member leaves its pack (grok.train.stopping); resume may raise it or drop it
     "train.stop_after_grok": Key(M, 3),
     "train.batch_size": Key(P, 64),
@@ -237,6 +239,39 @@ def flatten(node: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, An
             yield from flatten(value, path)
         else:
             yield path, value
+
+
+def flat_config(cfg: Any) -> dict[str, Any]:
+    """Flattened resolved config (DictConfig or plain dict), without Hydra's node."""
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    return {k: v for k, v in flatten(cfg) if not k.startswith("hydra.")}
+
+
+def freeze(value: Any) -> Any:
+    """A hashable copy of a config value (lists become tuples, mappings sorted pairs), so
+    per-section checks and task builds can be cached by value."""
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, freeze(v)) for k, v in value.items()))
+    return value
+
+
+def thaw(items: tuple) -> dict[str, Any]:
+    """The nested dict of frozen (dotted key, value) pairs; tuples become lists again."""
+
+    def unfrozen(value: Any) -> Any:
+        return [unfrozen(v) for v in value] if isinstance(value, tuple) else value
+
+    out: dict[str, Any] = {}
+    for path, value in items:
+        node = out
+        *parents, leaf = path.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = unfrozen(value)
+    return out
 
 
 def unknown_keys(flat: Mapping[str, Any]) -> list[str]:

@@ -24,6 +24,7 @@ from typing import Any
 from grok.report.runs import Run as RunFiles
 from grok.report.runs import find_runs, swept_keys
 from grok.report.runs import load_run as load_files
+from grok.store import RunStore, load_checkpoint
 
 
 @dataclass(frozen=True)
@@ -87,21 +88,18 @@ class Run:
     @property
     def epochs(self) -> list[int]:
         """Epochs with saved weights (what ``model(epoch)`` can load)."""
-        from grok.store import RunStore
-
         return RunStore(self.path).checkpoint_epochs("weights")
 
     def model(self, epoch: int | None = None, device: str = "cpu") -> Any:
         """The TransformerLens-compatible model with that checkpoint's weights (newest by
         default), in eval mode on ``device``."""
-        from grok.store import load_checkpoint
-
         return load_checkpoint(self.path, epoch, device=device).model
 
     @cached_property
     def task(self) -> Any:
         """The run's task: ``task.dataset()`` gives every example, ``run.train`` and
         ``run.test`` this run's split of them."""
+        # deferred: torch, only when a notebook asks for the task
         from grok.task import build_task
 
         return build_task(self.config.task)

@@ -1,9 +1,12 @@
-"""Start runs: the checks before a run dir is written, then training.
+"""Start runs: the one place a run is validated, claimed, planned, trained and released.
 
-``prepare_member`` is the one place a run dir is claimed: validate the config, take the
-run dir's lock, and check the resume contract (``grok.store.contract``) before anything
-is written; only then is config.yaml written and the W&B sink built. Single runs, local
-sweeps and SLURM array tasks all go through it.
+``prepare_member`` claims a run dir: validate the config, take the run dir's lock, and
+check the resume contract (``grok.train.contract.plan_run``) before anything is written;
+only then is config.yaml written and the W&B sink built. Single runs, local sweeps, SLURM
+array tasks, tests and benchmarks all build their members through it, and ``train_claimed``
+trains them and releases their locks. For a single run, Hydra's ``ValidateConfig`` callback
+makes the same claim before Hydra creates the run dir; ``prepare_member`` takes that claim
+over instead of checking twice.
 """
 
 from __future__ import annotations
@@ -13,13 +16,20 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from grok.config import validate
-from grok.store.contract import RunPlan, plan_run
+from grok import keys
+from grok.config import exit_on_error, print_notices, refuse, validate
+from grok.logger import build_sinks
+from grok.packing import memory_problems
+from grok.store import DamagedFile, read_json
+from grok.store.files import write_json
 from grok.store.lock import LOCK, claim, release
 from grok.store.rundir import RunStore
 from grok.train import Member, train_pack
+from grok.train.contract import RunPlan, plan_run
 
 SWEEP_RECORD = "sweep.json"
 
@@ -28,9 +38,6 @@ def write_sweep_record(sweep_dir: Path, label: str, job_overrides: list[list[str
     """``<sweep dir>/sweep.json``: the sweep's W&B group and the keys it sweeps, written by the
     launcher before any job starts (SLURM jobs read it too). Swept keys are the overridden
     keys whose values differ between the jobs and that name runs (grok/keys.py)."""
-    from grok.keys import naming_excluded
-    from grok.store.files import write_json
-
     values: dict[str, set[str]] = {}
     order: list[str] = []
     for overrides in job_overrides:
@@ -40,7 +47,7 @@ def write_sweep_record(sweep_dir: Path, label: str, job_overrides: list[list[str
             if key not in values:
                 values[key], _ = set(), order.append(key)
             values[key].add(value)
-    swept = [k for k in order if len(values[k]) > 1 and not naming_excluded(k)]
+    swept = [k for k in order if len(values[k]) > 1 and not keys.naming_excluded(k)]
     parts = Path(sweep_dir).resolve().parts
     record = {
         "group": "-".join([label, *parts[-2:]]),  # e.g. wd-2026-11-23-10-00-00
@@ -52,8 +59,6 @@ def write_sweep_record(sweep_dir: Path, label: str, job_overrides: list[list[str
 
 
 def read_sweep_record(run_dir: Path) -> dict | None:
-    from grok.store import DamagedFile, read_json
-
     path = Path(run_dir).parent / SWEEP_RECORD
     try:
         return read_json(path) if path.exists() else None
@@ -69,8 +74,6 @@ def run_info(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     task = str(cfg.task.name)
     info: dict[str, Any] = {"job_type": task, "group": task, "name": run_dir.name, "tags": [task]}
     try:
-        from hydra.core.hydra_config import HydraConfig
-
         hc = HydraConfig.get()
     except ValueError:  # not inside a Hydra job (tests, notebooks)
         return info
@@ -111,33 +114,25 @@ def claim_run_dir(cfg: DictConfig, run_dir: str | os.PathLike) -> RunPlan:
     return plan
 
 
+# A single run's claim by ValidateConfig (before Hydra made the dir), for prepare_member.
+_claimed: dict[Path, RunPlan] = {}
+
+
 def prepare_member(cfg: DictConfig, run_dir: str | os.PathLike, info: dict | None = None) -> Member:
     """Checks first (config, lock, resume contract), then config.yaml and the sinks."""
-    from grok.logger import build_sinks
-
-    validate(cfg)
     run_dir = Path(run_dir)
-    plan = claim_run_dir(cfg, run_dir)
+    plan = _claimed.pop(run_dir.resolve(), None)
+    if plan is None:
+        validate(cfg)
+        plan = claim_run_dir(cfg, run_dir)
     info = info if info is not None else run_info(cfg, run_dir)
     if plan.kind != "finished":  # a finished run's dir is left exactly as it is
         RunStore(run_dir).write_config(OmegaConf.to_yaml(cfg, resolve=True))
-    return Member(cfg, run_dir, info=info, sinks=build_sinks(cfg, run_dir, info), plan=plan)
-
-
-def plan_members(members: list[Member]) -> list[RunPlan]:
-    """Each member's plan (members built by hand, without ``prepare_member``, get one here)."""
-    for m in members:
-        if m.plan is None:
-            m.plan = claim_run_dir(m.cfg, m.run_dir)
-            if m.plan.kind != "finished":
-                RunStore(m.run_dir).write_config(OmegaConf.to_yaml(m.cfg, resolve=True))
-    return [m.plan for m in members]  # type: ignore[misc]
+    return Member(cfg, run_dir, plan, info=info, sinks=build_sinks(cfg, run_dir, info))
 
 
 def member_for_current_job(cfg: DictConfig) -> Member:
     """The member for the Hydra job being set up (its output dir is the run dir)."""
-    from hydra.core.hydra_config import HydraConfig
-
     return prepare_member(cfg, HydraConfig.get().runtime.output_dir)
 
 
@@ -146,13 +141,46 @@ def release_members(members: list[Member]) -> None:
         release(m.run_dir)
 
 
+def train_claimed(members: list[Member], progress: bool = True) -> list[dict[str, Any]]:
+    """Train members from ``prepare_member`` as one pack, then release their run dirs."""
+    try:
+        return train_pack(members, progress=progress)
+    finally:
+        release_members(members)
+
+
+def run_pack(
+    runs: list[tuple[DictConfig, str | os.PathLike]], progress: bool = False
+) -> list[dict[str, Any]]:
+    """Train ``(config, run dir)`` pairs as one pack (tests, benchmarks, notebooks); a
+    refused run releases the ones claimed before it."""
+    members: list[Member] = []
+    try:
+        for cfg, run_dir in runs:
+            members.append(prepare_member(cfg, run_dir))
+    except BaseException:
+        release_members(members)
+        raise
+    return train_claimed(members, progress=progress)
+
+
 def run(
     cfg: DictConfig, run_dir: str | os.PathLike, progress: bool | None = None
 ) -> dict[str, Any]:
-    member = prepare_member(cfg, run_dir)
+    """Train one run in ``run_dir``; its summary."""
     if progress is None:
-        progress = bool(cfg.train.get("progress", True))
-    try:
-        return train_pack([member], progress=progress)[0]
-    finally:
-        release_members([member])
+        progress = bool(cfg.train.progress)
+    return run_pack([(cfg, run_dir)], progress=progress)[0]
+
+
+class ValidateConfig(Callback):
+    """Hydra callback: a single run is checked (config, run-dir lock, resume contract, memory)
+    before Hydra creates its run dir or writes its .hydra/ files there."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+        exit_on_error(lambda: validate(task_cfg))
+        exit_on_error(lambda: refuse(memory_problems([task_cfg])))
+        run_dir = Path(str(config.hydra.run.dir))
+        _claimed[run_dir.resolve()] = exit_on_error(lambda: claim_run_dir(task_cfg, run_dir))
+        print_notices([keys.flat_config(task_cfg)])

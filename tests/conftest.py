@@ -87,15 +87,15 @@ def learn_alone_and_fused(
     """Train ``overrides`` alone and as member 0 of a pack with a second config (``other``
     added); the member must match the lone run exactly (``exact``), or else to within 2%
     of each final metric; returns the lone run's metric history."""
-    from grok.train import Member, train_pack
+    from grok.run import run_pack
 
     base = [*overrides, "train.progress=false"]
-    alone = train_pack([Member(make_cfg(*base), tmp_path / "alone")], progress=False)[0]
+    alone = run_pack([(make_cfg(*base), tmp_path / "alone")], progress=False)[0]
     pack = [
-        Member(make_cfg(*base), tmp_path / "m0"),
-        Member(make_cfg(*base, *other), tmp_path / "m1"),
+        (make_cfg(*base), tmp_path / "m0"),
+        (make_cfg(*base, *other), tmp_path / "m1"),
     ]
-    packed = train_pack(pack, progress=False)
+    packed = run_pack(pack, progress=False)
     if exact:
         assert packed[0]["final"] == alone["final"]
     else:

@@ -234,13 +234,13 @@ def test_a_full_disk_leaves_status_failed_with_the_reason(small_disk, tmp_path):
 
 def test_an_exception_in_training_is_recorded(tmp_path, monkeypatch):
     from grok.run import run
-    from grok.train import trainer
+    from grok.train import stack
     from tests.conftest import make_cfg
 
-    def no_memory(self):
+    def no_memory(self, graph=None):
         raise MemoryError("cannot allocate 12 GiB")
 
-    monkeypatch.setattr(trainer.PackTrainer, "train_epoch", no_memory)
+    monkeypatch.setattr(stack.Stack, "train_epoch", no_memory)
     with pytest.raises(MemoryError):
         run(make_cfg(*Q), tmp_path)
     summary = read_json(tmp_path / "summary.json")

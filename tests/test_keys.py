@@ -17,9 +17,10 @@ import yaml
 
 from grok import keys
 from grok.errors import ConfigError
+from grok.packing import make_packs, pack_key
+from grok.run import run_pack
 from grok.store import RunStore
-from grok.train import Member, Pack, train_pack
-from grok.train.packing import make_packs, pack_key
+from grok.train import Pack
 from tests.conftest import ROOT, make_cfg, read_metrics
 
 CONF = ROOT / "conf"
@@ -205,7 +206,7 @@ def _same(a, b) -> bool:
 @functools.cache
 def _alone(overrides: tuple[str, ...], root: Path) -> tuple[Path, dict]:
     run_dir = root / f"alone_{abs(hash(overrides))}"
-    summary = train_pack([Member(make_cfg(*overrides), run_dir)], progress=False)[0]
+    summary = run_pack([(make_cfg(*overrides), run_dir)], progress=False)[0]
     return run_dir, summary
 
 
@@ -222,7 +223,7 @@ def test_member_key_packs_exactly_as_alone(case, key, base, tmp_path, alone_root
     cfgs = [make_cfg(*c) for c in configs]
     assert _select(cfgs[0], key) != _select(cfgs[1], key), "the example equals the base value"
     assert pack_key(cfgs[0]) == pack_key(cfgs[1])  # the packer puts them together
-    packed = train_pack([Member(c, tmp_path / str(i)) for i, c in enumerate(cfgs)], progress=False)
+    packed = run_pack([(c, tmp_path / str(i)) for i, c in enumerate(cfgs)], progress=False)
     assert packed[0]["pack"]["size"] == 2
     for i, overrides in enumerate(configs):
         lone_dir, lone = _alone(overrides, alone_root)
@@ -240,7 +241,7 @@ def test_pack_wide_key_splits_packs(case, key, base):
     assert _select(a, key) != _select(b, key), "the example equals the base value"
     assert make_packs([a, b], max_members=8, memory_bytes=None) == [[0], [1]]
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        Pack([Member(a, Path("a")), Member(b, Path("b"))])
+        Pack([a, b])
 
 
 @pytest.mark.parametrize(("case", "key", "base"), FREE_CASES, ids=[c[0] for c in FREE_CASES])
@@ -249,11 +250,11 @@ def test_free_key_never_splits_packs(case, key, base):
     a = make_cfg(*base)
     b = make_cfg(*base, f"{key}={fmt(entry.example)}")
     assert make_packs([a, b], max_members=8, memory_bytes=None) == [[0, 1]]
-    Pack([Member(a, Path("a")), Member(b, Path("b"))])  # no complaint
+    Pack([a, b])  # no complaint
 
 
 def test_the_trainer_cannot_read_a_member_key_from_the_pack():
-    pack = Pack([Member(make_cfg(*base_for("train.epochs")), Path("x"))])
+    pack = Pack([make_cfg(*base_for("train.epochs"))])
     assert pack.shared("train.epochs") == 12
     with pytest.raises(TypeError, match="per-member"):
         pack.shared("optim.lr")

@@ -17,7 +17,7 @@ from grok.measures.fourier import (
     primitive_root,
 )
 from grok.measures.nanda import Chunk, nanda_measures
-from grok.train import Member, train_pack
+from grok.run import run_pack
 from tests.conftest import ROOT, make_cfg, read_json, read_metrics
 from tests.test_pack import quickstart_alone  # noqa: F401  (session fixture)
 
@@ -156,8 +156,8 @@ def test_measures_run_for_every_member_of_a_pack_as_they_would_alone(tmp_path):
         "logger=none",
     ]
     cfgs = [make_cfg(*base), make_cfg(*base, "task=modmul", "model.seed=4")]
-    train_pack([Member(c, tmp_path / str(i)) for i, c in enumerate(cfgs)], progress=False)
-    train_pack([Member(cfgs[1], tmp_path / "alone")], progress=False)
+    run_pack([(c, tmp_path / str(i)) for i, c in enumerate(cfgs)], progress=False)
+    run_pack([(cfgs[1], tmp_path / "alone")], progress=False)
     rows = {
         name: [r for r in read_metrics(tmp_path / name) if "weights/total" in r]
         for name in ("0", "1", "alone")
@@ -199,7 +199,7 @@ def test_task_measures_land_in_the_metrics(tmp_path, preset, keys):
         short += ["task.length=4", "task.split=random", "task.train_frac=0.5"]
     if "fraction" in preset:
         short += ["task.n_samples=100"]
-    train_pack([Member(make_cfg(preset, *short), tmp_path)], progress=False)
+    run_pack([(make_cfg(preset, *short), tmp_path)], progress=False)
     last = read_metrics(tmp_path)[-1]
     for key in keys:
         assert key in last and math.isfinite(last[key]), key
@@ -242,7 +242,7 @@ def test_llc_runs_on_a_checkpoint_of_each_task(tmp_path, preset):
         "logger=none",
     ]
     cfg = make_cfg(*preset, *llc)
-    train_pack([Member(cfg, tmp_path)], progress=False)
+    run_pack([(cfg, tmp_path)], progress=False)
     last = read_metrics(tmp_path)[-1]
     assert math.isfinite(last["llc/mean"]) and math.isfinite(last["llc/std"])
 

@@ -413,15 +413,15 @@ def _strip(rows: list[dict]) -> list[dict]:
 def test_every_method_resumes_exactly(extra, tmp_path):
     """Grokfast's EMA and MA ring, the fixed-norm target and Muon's momentum are
     checkpointed per member: 4 epochs + 4 resumed == 8 straight, metrics and weights."""
-    from grok.train import Member, train_pack
+    from grok.run import run_pack
 
     base = ["model=tiny", "task.p=11", "train.eval_every=1", "train.checkpoint_every=4"]
     base += ["train.progress=false", "logger=none", "measures.names=[weights]"]
     base += ["measures.every=1", *extra]
     straight, cut = tmp_path / "straight", tmp_path / "cut"
-    train_pack([Member(make_cfg(*base, "train.epochs=8"), straight)], progress=False)
-    train_pack([Member(make_cfg(*base, "train.epochs=4"), cut)], progress=False)
-    train_pack([Member(make_cfg(*base, "train.epochs=8"), cut)], progress=False)  # resumes at 4
+    run_pack([(make_cfg(*base, "train.epochs=8"), straight)], progress=False)
+    run_pack([(make_cfg(*base, "train.epochs=4"), cut)], progress=False)
+    run_pack([(make_cfg(*base, "train.epochs=8"), cut)], progress=False)  # resumes at 4
     assert _strip(read_metrics(cut)) == _strip(read_metrics(straight))
     assert len(read_metrics(cut)) == 9
     weights = [RunStore(d).load_file("weights", 8)["model"] for d in (straight, cut)]
@@ -454,15 +454,15 @@ def test_a_fused_pack_mixing_methods_agrees_with_each_lone_run(variants, tmp_pat
     """``train.fuse=true``, the GPU path, on CPU: one vmap and one optimizer group over the
     whole pack, so every stage, loss and scale picks per member with ``where``. Each member
     agrees with its lone run to float rounding (bit for bit is the CPU path's promise)."""
-    from grok.train import Member, train_pack
+    from grok.run import run_pack
 
     base = ["model=tiny", "task.p=11", "train.epochs=10", "train.eval_every=5", "logger=none"]
     base += ["train.progress=false", "train.fuse=true", "measures.names=[weights]"]
     cfgs = [make_cfg(*base, *v) for v in variants]
-    packed = train_pack([Member(c, tmp_path / f"p{i}") for i, c in enumerate(cfgs)], False)
+    packed = run_pack([(c, tmp_path / f"p{i}") for i, c in enumerate(cfgs)], False)
     finals = []
     for i, cfg in enumerate(cfgs):
-        alone = train_pack([Member(cfg, tmp_path / f"a{i}")], progress=False)[0]
+        alone = run_pack([(cfg, tmp_path / f"a{i}")], progress=False)[0]
         assert packed[i]["final"] == pytest.approx(alone["final"], rel=1e-4, abs=1e-6), i
         finals.append(alone["final"]["train_loss"])
     assert len(set(finals)) == len(finals)  # every variant changed the run
@@ -472,7 +472,7 @@ def test_a_fused_pack_mixing_methods_agrees_with_each_lone_run(variants, tmp_pat
 def test_methods_compose_with_every_task(task, tmp_path):
     """Muon with Grokfast MA, ⊥Grad, a fixed norm and a logit scale at once, on the tasks
     with LayerNorm, biases, scalar inputs, several read positions: the run learns."""
-    from grok.train import Member, train_pack
+    from grok.run import run_pack
     from tests.test_keys import SMALL
 
     cfg = make_cfg(
@@ -491,6 +491,6 @@ def test_methods_compose_with_every_task(task, tmp_path):
         "train.progress=false",
         "logger=none",
     )
-    train_pack([Member(cfg, tmp_path / "run")], progress=False)
+    run_pack([(cfg, tmp_path / "run")], progress=False)
     first, last = read_metrics(tmp_path / "run")[0], read_metrics(tmp_path / "run")[-1]
     assert math.isfinite(last["train_loss"]) and last["train_loss"] < first["train_loss"]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from grok.train import Member, train_pack
-from grok.train.packing import make_packs, pack_key
+from grok.packing import make_packs, pack_key
+from grok.run import run_pack
 from tests.conftest import launch, make_cfg, read_json, read_metrics
 
 QUICK = ["experiment=quickstart", "train.progress=false"]
@@ -51,9 +51,7 @@ def test_pack_member_is_bitwise_identical_to_the_run_alone(quickstart_alone, tmp
         make_cfg(*QUICK),
         make_cfg(*QUICK, "optim.wd=0.5", "model.seed=2", "task.train_frac=0.5"),
     ]
-    summaries = train_pack(
-        [Member(c, tmp_path / str(i)) for i, c in enumerate(cfgs)], progress=False
-    )
+    summaries = run_pack([(c, tmp_path / str(i)) for i, c in enumerate(cfgs)], progress=False)
     assert _numbers(tmp_path / "1") == _numbers(quickstart_alone)
     alone = read_json(quickstart_alone / "summary.json")
     assert summaries[1]["final"] == alone["final"]
@@ -108,12 +106,10 @@ def test_diverging_member_fails_alone(tmp_path):
         )
         for lr in (1e-2, 1e12)
     ]
-    good, bad = train_pack(
-        [Member(c, tmp_path / str(i)) for i, c in enumerate(cfgs)], progress=False
-    )
+    good, bad = run_pack([(c, tmp_path / str(i)) for i, c in enumerate(cfgs)], progress=False)
     assert bad["status"] == "failed" and "non-finite" in bad["failure"]
     assert good["status"] == "done"
-    alone = train_pack([Member(cfgs[0], tmp_path / "alone")], progress=False)[0]
+    alone = run_pack([(cfgs[0], tmp_path / "alone")], progress=False)[0]
     assert alone["final"] == good["final"]
 
 

@@ -1,5 +1,5 @@
 """grok measure: the Fourier suite on every checkpoint with the final model's key frequencies
-(grok/measures/posthoc.py), on real short runs; and the report's post hoc panels."""
+(grok/posthoc.py), on real short runs; and the report's post hoc panels."""
 
 import hashlib
 import shutil

@@ -122,11 +122,11 @@ def read_metrics_file(path: Path) -> list[dict]:
 
 
 def test_a_checkpoint_pruned_while_grok_measure_runs_is_skipped_with_one_line(finished, tmp_path):
-    from grok.measures.posthoc import KeySpec, measure_batch, plan_run
+    from grok.posthoc import KeySpec, measure_batch, plan_measure
     from grok.report.runs import load_run
 
     run = copy_of(finished, tmp_path)
-    work = plan_run(run, load_run(run).config, KeySpec.parse("final"), "cpu")
+    work = plan_measure(run, load_run(run).config, KeySpec.parse("final"), "cpu")
     pruned = work.todo[0]
     RunStore(run).checkpoint_path("weights", pruned).unlink()  # train.keep_weights did it
     said: list[str] = []

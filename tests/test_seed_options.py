@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from grok.train import Member
 from tests.conftest import make_cfg
 from tests.test_seed_presets import FRACTION
 
@@ -14,14 +13,14 @@ from tests.test_seed_presets import FRACTION
 def test_dropout_and_random_batches_resume_exactly(tmp_path):
     """Stopping inside the dropout phase and resuming draws the very masks and batches an
     uninterrupted run draws (the generators' states are checkpointed)."""
-    from grok.train import train_pack
+    from grok.run import run_pack
     from tests.conftest import read_metrics
 
     small = [*FRACTION, "train.eval_every=1", "train.checkpoint_every=3", "logger=none"]
     small += ["train.progress=false", "measures.names=[]"]
-    train_pack([Member(make_cfg(*small, "train.epochs=6"), tmp_path / "straight")], False)
-    train_pack([Member(make_cfg(*small, "train.epochs=3"), tmp_path / "resumed")], False)
-    train_pack([Member(make_cfg(*small, "train.epochs=6"), tmp_path / "resumed")], False)
+    run_pack([(make_cfg(*small, "train.epochs=6"), tmp_path / "straight")], False)
+    run_pack([(make_cfg(*small, "train.epochs=3"), tmp_path / "resumed")], False)
+    run_pack([(make_cfg(*small, "train.epochs=6"), tmp_path / "resumed")], False)
 
     def numbers(run):
         return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in read_metrics(run)]
@@ -66,17 +65,17 @@ def test_post_ln_and_random_batches_say_what_they_need():
 def test_fused_pack_with_dropout_runs_one_vmap(tmp_path):
     """train.fuse=true (the GPU path, here on CPU): one vmap over members whose dropout differs
     (a member that does not drop gets ones); each member still follows its own masks."""
-    from grok.train import train_pack
+    from grok.run import run_pack
     from tests.conftest import read_metrics
 
     small = [*FRACTION, "train.fuse=true", "train.eval_every=1", "logger=none"]
     small += ["train.progress=false", "measures.names=[]"]
     pack = [
-        Member(make_cfg(*small), tmp_path / "0"),
-        Member(make_cfg(*small, "model.dropout=0.0", "model.seed=4"), tmp_path / "1"),
+        (make_cfg(*small), tmp_path / "0"),
+        (make_cfg(*small, "model.dropout=0.0", "model.seed=4"), tmp_path / "1"),
     ]
-    train_pack(pack, progress=False)
-    train_pack([Member(make_cfg(*small), tmp_path / "alone")], progress=False)
+    run_pack(pack, progress=False)
+    run_pack([(make_cfg(*small), tmp_path / "alone")], progress=False)
     packed, alone = read_metrics(tmp_path / "0"), read_metrics(tmp_path / "alone")
     assert [r["train_loss"] for r in packed] == pytest.approx(
         [r["train_loss"] for r in alone], rel=1e-5

@@ -21,11 +21,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import CosineAnnealingLR, LambdaLR
 
-import grok.train.trainer as trainer_module
+import grok.train.stack as trainer_module
 from grok.measures.tasks import ReversalMeasure, embedding_cosines
 from grok.model import Transformer, model_config
+from grok.run import prepare_member
 from grok.task import build_task
-from grok.train import Member, PackTrainer
+from grok.train import PackTrainer
+from grok.train.stack import Stack
 from tests.conftest import make_cfg
 from tests.seed_transcripts import (
     FractionModel,
@@ -41,12 +43,12 @@ LR_RTOL = 1e-9
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def grok_trainer(tmp_path, *overrides: str) -> PackTrainer:
+def grok_trainer(tmp_path, *overrides: str) -> Stack:
     cfg = make_cfg(*overrides, "logger=none", "train.progress=false", "measures.names=[]")
-    return PackTrainer([Member(cfg, tmp_path / "run")], progress=False)
+    return PackTrainer([prepare_member(cfg, tmp_path / "run")], progress=False).stack
 
 
-def run_grok(trainer: PackTrainer, epochs: int) -> tuple[list[float], list[float]]:
+def run_grok(trainer: Stack, epochs: int) -> tuple[list[float], list[float]]:
     """(lr of every optimizer step, train loss after 0..epochs epochs)."""
     lrs: list[float] = []
     step_groups = trainer.optimizer.step_groups
@@ -63,11 +65,11 @@ def run_grok(trainer: PackTrainer, epochs: int) -> tuple[list[float], list[float
     return lrs, losses
 
 
-def batch_generator(trainer: PackTrainer) -> torch.Generator:
+def batch_generator(trainer: Stack) -> torch.Generator:
     """A copy of the member's batch-order generator (the seeds drew theirs from the global
     RNG, which also drew their init: only the order's law is theirs, not its values)."""
     gen = torch.Generator()
-    gen.set_state(trainer.shuffle_gens[0].get_state())
+    gen.set_state(trainer.specs[0].shuffle_gen.get_state())
     return gen
 
 
@@ -123,7 +125,7 @@ def test_sine_seed_preset_follows_seed_000s_loop(tmp_path):
     start = {k: v.clone() for k, v in trainer.member_params(0).items()}
     lrs, losses = run_grok(trainer, 15)
 
-    task = trainer.tasks[0]
+    task = trainer.specs[0].task
     dataset, labels = task.dataset()
     split = task.split(len(dataset))
     train_data, train_labels = dataset[split.train], labels[split.train]
@@ -238,7 +240,7 @@ def test_reversal_seed_preset_follows_seed_004s_loop(tmp_path):
     # The seed's ablation on the whole holdout, from the weights grok trained.
     load_grok(model, trainer.member_params(0))
     measure = ReversalMeasure(make_cfg(*REVERSAL).measures)
-    row = measure.compute(trainer.view(0))
+    row = measure.compute(trainer.view(0, 0))
     base = seed004_accuracy(model, holdout_dataset)
     tolerance = 1.5 / (len(holdout_dataset) * L)  # one output token
     assert row["reversal/acc"] == pytest.approx(base, abs=tolerance)
@@ -340,7 +342,7 @@ def test_fraction_seed_preset_follows_seed_002s_loop(tmp_path, monkeypatch):
     lrs, losses = run_grok(trainer, 12)
     assert [m is not None for m in drawn] == [True] * 4 + [False] * 8
 
-    task = trainer.tasks[0]
+    task = trainer.specs[0].task
     x, y = task.dataset()
     split = task.split(len(x))
     train_x, train_y = x[split.train], y[split.train]

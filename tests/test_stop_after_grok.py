@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from grok.run import run_pack
 from grok.store import RunStore
-from grok.train import Member, train_pack
 from tests.conftest import ROOT, launch, make_cfg, read_json, read_metrics
 
 R = ["task=reversal", "task.length=4", "task.vocab=3", "model=tiny", "measures=none"]
@@ -50,7 +50,7 @@ def alone(root) -> list[Path]:
     dirs = [first]
     for i, overrides in enumerate(MEMBERS[1:], start=1):
         dirs.append(root / f"alone{i}")
-        train_pack([Member(make_cfg(*R, *overrides), dirs[-1])], progress=False)
+        run_pack([(make_cfg(*R, *overrides), dirs[-1])], progress=False)
     return dirs
 
 
@@ -94,7 +94,7 @@ def test_a_stopped_run_met_again_is_finished_and_raising_n_continues_it_exactly(
     # equal to the run trained with N=40 at once (G + 20 is an evaluation epoch, so the first
     # stop added no row of its own)
     fresh = root / "fresh"
-    train_pack([Member(make_cfg(*R, f"train.stop_after_grok={2 * N}"), fresh)], progress=False)
+    run_pack([(make_cfg(*R, f"train.stop_after_grok={2 * N}"), fresh)], progress=False)
     assert _numbers(more) == _numbers(fresh)
     # null continues it to train.epochs
     launch(*R, "train.stop_after_grok=null", f"hydra.run.dir={more}", cwd=root)
@@ -110,7 +110,7 @@ def test_members_that_stop_at_different_epochs_equal_their_lone_runs(alone, tmp_
     """CPU exact path: bit for bit; the fused path (one vmap, re-stacked when a member
     leaves): the same stop rule, numbers within its tolerance."""
     cfgs = [make_cfg(*R, *m, f"train.fuse={str(fuse).lower()}") for m in MEMBERS]
-    packed = train_pack([Member(c, tmp_path / str(i)) for i, c in enumerate(cfgs)], progress=False)
+    packed = run_pack([(c, tmp_path / str(i)) for i, c in enumerate(cfgs)], progress=False)
     stops = [s.get("stopped", {}).get("epoch") for s in packed]
     assert stops[0] is not None and stops[1] is not None and stops[2] is None
     assert stops[0] != stops[1]  # they leave the pack at different epochs
@@ -183,7 +183,7 @@ def test_kill_after_one_member_stopped_resumes_only_the_others(tmp_path):
     resumed = summary(other)
     assert resumed["status"] == "done" and len(resumed["segments"]) == 2
     lone = tmp_path / "lone"
-    train_pack([Member(make_cfg(*long, *SLOW), lone)], progress=False)
+    run_pack([(make_cfg(*long, *SLOW), lone)], progress=False)
     assert _numbers(other) == _numbers(lone)
 
 
@@ -230,15 +230,15 @@ def test_method_state_survives_a_member_leaving(every_run_groks_at_once, tmp_pat
     """Grokfast EMA/MA rings, Muon momentum and a fixed-norm target are re-stacked without
     the member that left: every member equals its lone run (bitwise on the exact path)."""
     members = [[*TINY, *m, f"train.fuse={str(fuse).lower()}"] for m in PACKS[pack]]
-    packed = train_pack(
-        [Member(make_cfg(*m), tmp_path / f"p{i}") for i, m in enumerate(members)], progress=False
+    packed = run_pack(
+        [(make_cfg(*m), tmp_path / f"p{i}") for i, m in enumerate(members)], progress=False
     )
     for i, overrides in enumerate(members):
         after = make_cfg(*overrides).train.stop_after_grok
         expected = 40 if after is None else after
         assert packed[i]["epochs"] == expected == read_metrics(tmp_path / f"p{i}")[-1]["epoch"]
         assert (packed[i].get("stopped") or {}).get("epoch") == after
-        lone = train_pack([Member(make_cfg(*overrides), tmp_path / f"a{i}")], progress=False)[0]
+        lone = run_pack([(make_cfg(*overrides), tmp_path / f"a{i}")], progress=False)[0]
         if not fuse:
             assert _numbers(tmp_path / f"p{i}") == _numbers(tmp_path / f"a{i}"), i
             assert packed[i]["final"] == lone["final"]

@@ -39,6 +39,7 @@ from urllib.parse import urlparse
 
 from omegaconf import OmegaConf
 
+from grok.store import RunStore
 from grok.store.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -230,7 +231,6 @@ class WandbSink:
 
         self.run = self._guard("init", init)
         # Resuming: replay what the local store holds (up to the checkpoint) and W&B may lack.
-        from grok.store import RunStore
 
         self._send(RunStore(self.run_dir).read_metrics())
 

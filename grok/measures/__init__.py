@@ -64,6 +64,7 @@ def build_measures(cfg: Any, task: Any) -> list[Measure]:
     out: list[Measure] = []
     for name in cfg.get("names", []):
         if name == "llc":
+            # deferred: devinterp, only when the llc measure is on
             from grok.measures.llc import LLCMeasure
 
             measure: Measure = LLCMeasure(cfg.get("llc", {}))

@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from grok.model import Transformer
+
 
 @dataclass(frozen=True)
 class Examples:
@@ -43,8 +45,6 @@ class MemberView:
     @cached_property
     def model(self) -> Any:
         """A standalone TL-compatible model holding these weights (gradients off)."""
-        from grok.model import Transformer
-
         model = Transformer(self.model_cfg).to(self.device)
         with torch.no_grad():
             for name, p in model.named_parameters():

@@ -29,6 +29,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from grok.measures.base import Measure, MemberView
+from grok.store import load_checkpoint
 
 DEFAULTS = {  # grok's (seed 002's values: conf/experiment/fraction_seed.yaml)
     "epsilon": 3e-3,
@@ -119,10 +120,8 @@ class LLCMeasure(Measure):
         return {"llc/mean": est["mean"], "llc/std": est["std"]}
 
 
-def load_run(run_dir: Path, epoch: int | None = None) -> tuple[Any, Any, Tensor, Tensor]:
+def checkpoint_data(run_dir: Path, epoch: int | None = None) -> tuple[Any, Any, Tensor, Tensor]:
     """(model, task, train x, train y) of a run dir's checkpoint (the latest by default)."""
-    from grok.store import load_checkpoint
-
     try:
         ckpt = load_checkpoint(run_dir, epoch)
     except FileNotFoundError as e:
@@ -136,7 +135,7 @@ def calibrate(
     run_dir: Path, epsilons: list[float], nbetas: list[float], **options: Any
 ) -> list[list[float]]:
     """Mean LLC for each (epsilon, nbeta): look for a region where it is stable."""
-    model, task, x, y = load_run(run_dir, options.pop("epoch", None))
+    model, task, x, y = checkpoint_data(run_dir, options.pop("epoch", None))
     table = []
     for nbeta in nbetas:
         row = [

@@ -9,6 +9,7 @@ from grok.report import posthoc
 from grok.report.runs import Run, column
 from grok.report.seed_views import llc_curve, reversal_views, sine_pos_cosine
 from grok.report.spec import Figure, Heatmap, Panel, Series, milestone_markers, phase_spans
+from grok.store import DamagedFile, RunStore, load_checkpoint
 
 METRIC_NAMES = {"acc": "accuracy", "mae": "mean absolute error", "r2": "R²"}
 
@@ -117,8 +118,6 @@ def _load_model(run: Run):
     """The newest readable checkpoint's model and task, through the one loader."""
     import warnings
 
-    from grok.store import DamagedFile, RunStore, load_checkpoint
-
     for epoch in reversed(RunStore(run.dir).checkpoint_epochs("weights")):
         try:
             ckpt = load_checkpoint(run.dir, epoch)
@@ -166,6 +165,7 @@ def _attention(run: Run, model: Any, task: Any) -> Figure | None:
 def _modular(run: Run, model: Any, task: Any) -> list[Figure]:
     import torch
 
+    # deferred: torch, only for figures that recompute from weights
     from grok.measures.fourier import frequency_energy, key_frequencies, op_group
     from grok.measures.modular import FourierMeasure, model_forward
     from grok.measures.nanda import accumulate, neuron_freq_norm, pair_chunks
@@ -252,6 +252,7 @@ def _modular(run: Run, model: Any, task: Any) -> list[Figure]:
 def _sine(run: Run, model: Any, task: Any) -> Figure:
     import torch
 
+    # deferred: torch, only for figures that recompute from weights
     from grok.measures.tasks import pca_explained
 
     k = torch.linspace(task.k_min, task.k_max, 200)[:, None]

@@ -31,6 +31,7 @@ def reversal_views(run: Run, model: Any, task: Any) -> Figure:
     embedding, and layer 0's MLP output at every position."""
     import torch
 
+    # deferred: torch, only for the seed presets' views
     from grok.measures.tasks import embedding_cosines
 
     x, _ = task.dataset()

@@ -51,6 +51,7 @@ def load_checkpoint(path: str | Path, epoch: int | None = None, device: str = "c
     import torch
     from omegaconf import OmegaConf
 
+    # deferred: torch and TransformerLens: grok.store stays torch-free
     from grok.model import Transformer, TransformerConfig, model_config
     from grok.task import build_task
 

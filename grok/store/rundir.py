@@ -38,7 +38,7 @@ from grok.store.files import (
 SUMMARY = "summary.json"
 METRICS = "metrics.jsonl"
 CONFIG = "config.yaml"
-POSTHOC = "measures_posthoc.jsonl"  # grok/measures/posthoc.py
+POSTHOC = "measures_posthoc.jsonl"  # grok/posthoc.py
 CHECKPOINTS = "checkpoints"
 _CKPT = re.compile(r"^(weights|state)_(\d+)\.pt$")
 # What may be in a run dir before grok has written its config.yaml: its own locks, and

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from grok.train.checkpoints import SCHEDULES as CHECKPOINT_SCHEDULES
-from grok.train.pack import Member, Pack, train_pack
-from grok.train.stopping import validate as _stop_problems
-from grok.train.trainer import PackTrainer, metric_names
+from grok.train.member import Member
+from grok.train.pack import Pack
+from grok.train.stack import metric_names
+from grok.train.stopping import problems as _stop_problems
+from grok.train.trainer import PackTrainer, train_pack
 
 LOSS_DTYPES = ("float64", "float32")
 RESUME = ("auto", True, False)

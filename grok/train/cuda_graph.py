@@ -7,33 +7,29 @@ undone, so numbers match eager mode.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
-from torch import Tensor
+
+from grok.train.stack import Stack
 
 
-def capture_step(trainer: Any) -> bool:
-    """Capture ``trainer._step`` on the full batch into ``trainer._graph``; False where a
-    graph cannot replay the step (CPU, minibatches, dropout masks that change every step)."""
-    if trainer.device.type != "cuda" or trainer.batch_size is not None or trainer.any_dropout:
-        return False
-    saved = [t.detach().clone() for t in _state_tensors(trainer)]
+def capture_step(stack: Stack) -> torch.cuda.CUDAGraph | None:
+    """``stack.step`` on the full batch as a graph to replay; None where a graph cannot
+    replay the step (CPU, minibatches, dropout masks that change every step)."""
+    if stack.device.type != "cuda" or stack.batch_size is not None or stack.any_dropout:
+        return None
+    saved = [t.detach().clone() for t in stack.state_tensors()]
+    steps = stack.steps_done
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
         for _ in range(3):  # lets autograd and the allocator settle before capture
-            trainer._step(trainer.train_data)
+            stack.step(stack.train)
     torch.cuda.current_stream().wait_stream(stream)
-    with torch.no_grad():
-        for t, value in zip(_state_tensors(trainer), saved, strict=True):
+    with torch.no_grad():  # undo the warm-up steps
+        for t, value in zip(stack.state_tensors(), saved, strict=True):
             t.copy_(value)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        trainer._step(trainer.train_data)
-    trainer._graph = graph
-    return True
-
-
-def _state_tensors(trainer: Any) -> list[Tensor]:
-    return [*trainer.params.values(), *trainer.optimizer.state_tensors()]
+    with torch.cuda.graph(graph):  # records the step's kernels; runs none of them
+        stack.step(stack.train)
+    stack.steps_done = steps
+    return graph

@@ -88,12 +88,11 @@ def setup_members(hydra_context: HydraContext, configs: list) -> tuple[list, lis
 def train_members(members: list, returns: list) -> None:
     """Train one pack; each member's summary becomes its job's return value (a failure
     becomes a RuntimeError naming the run dir and the reason)."""
-    from grok.run import release_members
-    from grok.train import train_pack
+    from grok.run import train_claimed
 
-    progress = bool(members[0].cfg.train.get("progress", True))
+    progress = bool(members[0].cfg.train.progress)
     try:
-        summaries = train_pack(members, progress=progress)
+        summaries = train_claimed(members, progress=progress)
     except Exception as e:  # the whole pack failed (its summaries say why)
         from grok.errors import ConfigError
 
@@ -103,8 +102,6 @@ def train_members(members: list, returns: list) -> None:
             refused = isinstance(e, ConfigError)  # e.g. no readable checkpoint: exit 2
             ret.return_value = e if refused else RuntimeError(f"{member.run_dir}: {e!r}")
         return
-    finally:
-        release_members(members)
     for member, ret, summary in zip(members, returns, summaries, strict=True):
         ok = summary["status"] == "done"
         ret.status = JobStatus.COMPLETED if ok else JobStatus.FAILED
@@ -205,7 +202,7 @@ class GrokLauncher(Launcher):
 
     def _budget(self, jobs: list) -> tuple[int | None, str]:
         """Bytes one pack may use: ``memory_gb``, else most of the device's free memory."""
-        from grok.train.packing import memory_budget
+        from grok.packing import memory_budget
 
         if self.memory_gb is not None:
             return int(self.memory_gb * 2**30), f"hydra.launcher.memory_gb={self.memory_gb}"

@@ -188,7 +188,7 @@ def validate_jobs(
     """Exit 2 with every problem of every job (config, memory, resources, run dirs), before
     anything is created."""
     from grok.config import print_notices, problems_flat
-    from grok.train.packing import memory_problems
+    from grok.packing import memory_problems
 
     bad = []
     for job in jobs:
@@ -254,8 +254,8 @@ def plan_runs(launcher: Any, jobs: list) -> list:
     """Each job's resume plan (read-only); exit 2 naming every run dir that refuses or that
     another grok process is training in (a second sweep on one ``hydra.sweep.dir``)."""
     from grok.errors import ConfigError
-    from grok.store.contract import plan_run
     from grok.store.lock import describe, holder
+    from grok.train.contract import plan_run
 
     plans, bad = [], []
     for job in jobs:
@@ -280,7 +280,7 @@ def plan_packs(
     jobs: list, plans: list, pack: bool, max_members: int, memory_bytes: Optional[int]
 ) -> list:
     """Packs of compatible jobs that also start from the same epoch."""
-    from grok.train.packing import make_packs
+    from grok.packing import make_packs
 
     if not pack:
         return [[i] for i in range(len(jobs))]
@@ -297,7 +297,7 @@ def plan_packs(
 
 def print_dry_run(config: DictConfig, jobs: list, packs: list, where: str) -> None:
     """The jobs a sweep would run, grouped as they would be packed; nothing is created."""
-    from grok.train.packing import pack_bytes
+    from grok.packing import pack_bytes
 
     lines = [f"dry run: {len(jobs)} job(s) in {len(packs)} {where}; nothing was launched"]
     for p, members in enumerate(packs):

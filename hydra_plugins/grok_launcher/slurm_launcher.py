@@ -240,7 +240,7 @@ class GrokSlurmLauncher(SlurmLauncher):
     def _gpu_hours(self, jobs: list, packs: list) -> str:
         """A planning estimate: member-epochs x ms per member-epoch, scaled by the model's
         parameter count and examples relative to the Nanda config (p=113, 30% train)."""
-        from grok.train.packing import task_of
+        from grok.packing import task_of
 
         nanda_work = 227_000 * 3830
         total_ms = 0.0

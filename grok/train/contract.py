@@ -35,6 +35,9 @@ from grok import keys
 from grok.errors import ConfigError
 from grok.store.files import DamagedFile, read_jsonl
 from grok.store.rundir import CONFIG, METRICS, RunStore
+from grok.task import task_class
+from grok.train.stopping import end_epoch
+from grok.train.summary import milestones
 
 EPOCHS = "train.epochs"
 STOP = "train.stop_after_grok"
@@ -54,15 +57,6 @@ class RunPlan:
 
 class ResumeRefused(ConfigError):
     """Starting here would make config.yaml lie about rows already written."""
-
-
-def flat_config(cfg: Any) -> dict[str, Any]:
-    """Flattened resolved config (DictConfig or plain dict), without Hydra's node."""
-    from omegaconf import DictConfig, OmegaConf
-
-    if isinstance(cfg, DictConfig):
-        cfg = OmegaConf.to_container(cfg, resolve=True)
-    return {k: v for k, v in keys.flatten(cfg) if not k.startswith("hydra.")}
 
 
 def identity_differences(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -91,7 +85,7 @@ def plan_run(cfg: Any, run_dir: Path) -> RunPlan:
     """Decide, before anything is written, what starting ``cfg`` in ``run_dir`` does."""
     run_dir = Path(run_dir)
     store = RunStore(run_dir)
-    new = flat_config(cfg)
+    new = keys.flat_config(cfg)
     mode = new.get("train.resume", "auto")
     foreign = store.foreign_entries()
     try:
@@ -122,7 +116,7 @@ def plan_run(cfg: Any, run_dir: Path) -> RunPlan:
         if mode is True or mode == "true":
             raise ResumeRefused(f"train.resume=true but {run_dir} holds no run to resume")
         return RunPlan("fresh")
-    old = flat_config(old_cfg)
+    old = keys.flat_config(old_cfg)
     diffs = identity_differences(old, new)
     epochs_change = diffs.pop(EPOCHS, None)
     stop_change = diffs.pop(STOP, None)
@@ -193,10 +187,6 @@ def _metrics_problem(store: RunStore) -> str | None:
 def _end_epoch(new: dict[str, Any], store: RunStore) -> int:
     """The epoch ``new`` ends this run at: train.epochs, or its grok epoch (in the rows kept
     so far) + train.stop_after_grok when that comes first."""
-    from grok.task import task_class
-    from grok.train.stopping import end_epoch
-    from grok.train.summary import milestones
-
     epochs, after = int(new[EPOCHS]), new.get(STOP)
     if after is None:
         return epochs

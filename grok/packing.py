@@ -20,8 +20,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from grok import keys
-from grok.store.contract import flat_config
 from grok.task import build_task
 
 HEADROOM = 0.8  # fraction of the free memory a pack may plan to use
@@ -32,24 +33,18 @@ PACK_OVERHEAD = 192 * 2**20
 
 @lru_cache(maxsize=4096)
 def _task(task_items: tuple) -> Any:
-    from omegaconf import OmegaConf
-
-    return build_task(OmegaConf.create(dict(task_items)))
+    return build_task(OmegaConf.create(keys.thaw(task_items)))
 
 
 def task_of(flat: dict[str, Any]) -> Any:
     """The task of a flattened config (built once per distinct task section)."""
-    items = tuple(sorted((k[5:], _freeze(v)) for k, v in flat.items() if k.startswith("task.")))
+    items = tuple(sorted((k[5:], keys.freeze(v)) for k, v in flat.items() if k.startswith("task.")))
     return _task(items)
-
-
-def _freeze(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
 
 
 def pack_key(cfg: Any) -> tuple:
     """Configurations with equal keys can share a pack (see the module docstring)."""
-    flat = cfg if isinstance(cfg, dict) else flat_config(cfg)
+    flat = cfg if isinstance(cfg, dict) else keys.flat_config(cfg)
     task = task_of(flat)
     wide = tuple(sorted((k, repr(v)) for k, v in flat.items() if keys.lookup(k).scope.pack_wide))
     key: tuple = (task.shape_key(), wide)
@@ -71,7 +66,7 @@ def member_bytes(cfg: Any) -> int:
     batch is the train split (or ``train.batch_size``) during a step, and the whole split
     (or ``train.eval_batch_size``) during an evaluation; data tensors are added.
     """
-    flat = cfg if isinstance(cfg, dict) else flat_config(cfg)
+    flat = cfg if isinstance(cfg, dict) else keys.flat_config(cfg)
     task = task_of(flat)
     d, mlp = int(flat["model.d_model"]), int(flat["model.d_mlp"])
     layers, heads, d_head = (int(flat[f"model.{k}"]) for k in ("n_layers", "n_heads", "d_head"))
@@ -157,7 +152,7 @@ def memory_problems(
     """One message per configuration that cannot fit alone, with estimate and limit."""
     problems = []
     for cfg in configs:
-        flat = cfg if isinstance(cfg, dict) else flat_config(cfg)
+        flat = cfg if isinstance(cfg, dict) else keys.flat_config(cfg)
         limit, why = (
             (budget, where) if budget is not None else memory_budget(flat["hardware.device"])
         )
@@ -168,7 +163,7 @@ def memory_problems(
             task = task_of(flat)
             problems.append(
                 f"{flat.get('task.name')} with {task.n_examples:,} examples: one run needs "
-                f"~{need / 2**30:.1f} GiB (estimate, grok.train.packing.member_bytes) but "
+                f"~{need / 2**30:.1f} GiB (estimate, grok.packing.member_bytes) but "
                 f"{why} is {limit / 2**30:.1f} GiB; use a smaller task or model, "
                 "train.batch_size / train.eval_batch_size, or a bigger device"
             )
@@ -183,7 +178,7 @@ def make_packs(
     A pack holds at most ``max_members`` members and, when ``memory_bytes`` is
     given, no more than fit that budget by ``member_bytes``.
     """
-    flats = [c if isinstance(c, dict) else flat_config(c) for c in configs]
+    flats = [c if isinstance(c, dict) else keys.flat_config(c) for c in configs]
     groups: dict[tuple, list[int]] = {}
     for i, flat in enumerate(flats):
         groups.setdefault(pack_key(flat), []).append(i)

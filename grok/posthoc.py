@@ -51,10 +51,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
+from tqdm.auto import tqdm
 
+from grok.keys import UnknownKey, flat_config
+from grok.measures.fourier import op_group
+from grok.measures.modular import FourierMeasure, fourier_values, key_freq_list, model_forward
+from grok.packing import pack_key
+from grok.report.runs import find_runs
 from grok.store import POSTHOC, DamagedFile, RunStore, load_checkpoint, read_jsonl
 from grok.store.files import atomic_write_bytes, jsonl_lines
 from grok.store.lock import MEASURE_LOCK, RunDirBusy, RunLock
+from grok.task import build_task
 
 
 @dataclass(frozen=True)
@@ -113,15 +121,11 @@ class BadKeys(ValueError):
     """``--keys`` names a frequency a run does not have."""
 
 
-def plan_run(run_dir: Path, config: dict[str, Any], spec: KeySpec, device: str) -> RunWork | str:
+def plan_measure(
+    run_dir: Path, config: dict[str, Any], spec: KeySpec, device: str
+) -> RunWork | str:
     """The work for one run dir, or why there is none ('not modular', 'no checkpoints').
     Reads the run dir only: nothing is written before every run is planned."""
-    from omegaconf import OmegaConf
-
-    from grok.measures.fourier import op_group
-    from grok.measures.modular import FourierMeasure, key_freq_list
-    from grok.task import build_task
-
     if "task" not in config:
         return "no config.yaml"
     task = build_task(OmegaConf.create(config["task"]))
@@ -169,10 +173,6 @@ def _newest_readable(run_dir: Path, epochs: list[int], device: str) -> Any:
 
 
 def _batch_group(config: dict[str, Any], task: Any) -> tuple:
-    from grok.keys import UnknownKey
-    from grok.store.contract import flat_config
-    from grok.train.packing import pack_key
-
     try:
         return (pack_key(flat_config(config)), task.op)
     except UnknownKey:  # a config from another version of grok: never batched with others
@@ -215,8 +215,6 @@ def measure_batch(
 ) -> list[dict[str, Any] | None]:
     """Rows for same-shape checkpoints of one epoch (a loop on CPU: module docstring); None
     for a checkpoint training pruned since it was planned."""
-    from grok.measures.modular import fourier_values, model_forward
-
     rows: list[dict[str, Any] | None] = []
     for work, epoch in batch:
         try:
@@ -245,8 +243,6 @@ def measure(
     """Write ``measures_posthoc.jsonl`` for every modular run at or below ``path``; returns
     the runs measured. Every run is planned (and ``--keys`` checked) before any is measured;
     ``RunDirBusy`` when another ``grok measure`` holds every run."""
-    from grok.report.runs import find_runs
-
     locks: list[RunLock] = []
     try:
         return _measure_locked(find_runs(path), spec, device, progress, say, locks)
@@ -263,8 +259,6 @@ def _measure_locked(
     say: Callable[[str], None],
     locks: list[RunLock],
 ) -> list[RunWork]:
-    from tqdm.auto import tqdm
-
     works, skipped, bad = [], defaultdict(list), []
     for run in runs:
         lock = RunLock(run.dir, MEASURE_LOCK)
@@ -275,7 +269,7 @@ def _measure_locked(
             continue
         locks.append(lock)
         try:
-            planned = plan_run(run.dir, run.config, spec, device)
+            planned = plan_measure(run.dir, run.config, spec, device)
         except BadKeys as e:
             bad.append(str(e))
             continue
