@@ -1,8 +1,8 @@
 """grok: train small transformers on algorithmic tasks and measure how they generalize.
 
-In a notebook: ``grok.load_run(run_dir)``, ``grok.load_sweep(sweep_dir)``,
-``grok.load_sweep_metrics(sweep_dir)`` (see grok/results.py). They are imported on first
-use, so ``import grok`` stays cheap for the command line.
+In a notebook: ``grok.load_run(run_dir)`` (grok/store/catalog.py), ``grok.load_sweep(sweep_dir)``
+and ``grok.load_sweep_metrics(sweep_dir)`` (grok/results.py). They are imported on first use,
+so ``import grok`` stays cheap for the command line.
 """
 
 from typing import Any
@@ -11,11 +11,11 @@ _LAZY = {"load_run", "load_sweep", "load_sweep_metrics", "load_checkpoint"}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "load_checkpoint":
+    if name in ("load_checkpoint", "load_run"):
         # deferred: `import grok` stays cheap
-        from grok.store import load_checkpoint
+        from grok import store
 
-        return load_checkpoint
+        return getattr(store, name)
     if name in _LAZY:
         # deferred: `import grok` stays cheap
         from grok import results

@@ -58,8 +58,7 @@ from grok.keys import UnknownKey, flat_config
 from grok.measures.fourier import op_group
 from grok.measures.modular import FourierMeasure, fourier_values, key_freq_list, model_forward
 from grok.packing import pack_key
-from grok.report.runs import find_runs
-from grok.store import POSTHOC, DamagedFile, RunStore, load_checkpoint, read_jsonl
+from grok.store import POSTHOC, DamagedFile, RunStore, find_runs, load_checkpoint, read_jsonl
 from grok.store.files import atomic_write_bytes, jsonl_lines
 from grok.store.lock import MEASURE_LOCK, RunDirBusy, RunLock
 from grok.task import build_task
@@ -269,7 +268,7 @@ def _measure_locked(
             continue
         locks.append(lock)
         try:
-            planned = plan_measure(run.dir, run.config, spec, device)
+            planned = plan_measure(run.dir, run.raw_config, spec, device)
         except BadKeys as e:
             bad.append(str(e))
             continue

@@ -1,8 +1,9 @@
-"""Runs and sweeps as notebook objects: ``grok.load_run`` and ``grok.load_sweep``.
+"""Sweeps as notebook tables: ``grok.load_sweep`` and ``grok.load_sweep_metrics`` (one run:
+``grok.load_run``, the run catalog's ``grok.store.catalog.load_run``).
 
 Every seed is a notebook: train, then load a model, call ``run_with_cache`` and plot. These
 read only local run dirs (no W&B, no network), through the same readers ``grok report``
-uses (``grok.report.runs``, ``grok.store``): a run still training shows what it has
+uses (``grok.store.catalog``): a run still training shows what it has
 written so far; a damaged file is named in a warning and the rest is read.
 
     run = grok.load_run("outputs/modsub/2026-11-23/10-00-00")
@@ -16,118 +17,14 @@ written so far; a damaged file is named in a warning and the rest is read.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from grok.report.runs import Run as RunFiles
-from grok.report.runs import find_runs, swept_keys
-from grok.report.runs import load_run as load_files
-from grok.store import RunStore, load_checkpoint
+from grok.report.runs import swept_keys
+from grok.store.catalog import Run, find_runs
 
 
-@dataclass(frozen=True)
-class Split:
-    """One split of a run's own data, in its order: inputs x and targets y."""
-
-    x: Any
-    y: Any
-
-
-class Run:
-    """One run dir (see the module docstring)."""
-
-    def __init__(self, files: RunFiles):
-        self._files = files
-        self.path = files.dir
-        if files.damage:
-            warnings.warn(f"{files.damage}; reading what is there", stacklevel=3)
-        elif files.stale:
-            warnings.warn(files.stale, stacklevel=3)
-
-    def __repr__(self) -> str:
-        return (
-            f"Run({str(self.path)!r}, status={self.status!r}, epochs={self.summary.get('epochs')})"
-        )
-
-    @property
-    def status(self) -> str:
-        return self._files.status
-
-    @cached_property
-    def config(self) -> Any:
-        """The resolved config it was trained with (an OmegaConf DictConfig)."""
-        from omegaconf import OmegaConf
-
-        return OmegaConf.create(self._files.config)
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        return self._files.summary
-
-    @property
-    def wandb_id(self) -> str | None:
-        path = self.path / "wandb_id"
-        return path.read_text().strip() if path.exists() else None
-
-    @cached_property
-    def metrics(self) -> Any:
-        """One row per evaluation, ``epoch`` first; progress measures are columns (NaN on
-        epochs they were not measured); list-valued measures stay lists."""
-        import pandas as pd
-
-        rows = self._files.rows
-        if self._files.damage:
-            warnings.warn(f"{self._files.damage}; reading what is there", stacklevel=2)
-        frame = pd.DataFrame(rows)
-        if "epoch" in frame:
-            frame = frame.set_index("epoch", drop=False).rename_axis(None)
-        return frame
-
-    @property
-    def epochs(self) -> list[int]:
-        """Epochs with saved weights (what ``model(epoch)`` can load)."""
-        return RunStore(self.path).checkpoint_epochs("weights")
-
-    def model(self, epoch: int | None = None, device: str = "cpu") -> Any:
-        """The TransformerLens-compatible model with that checkpoint's weights (newest by
-        default), in eval mode on ``device``."""
-        return load_checkpoint(self.path, epoch, device=device).model
-
-    @cached_property
-    def task(self) -> Any:
-        """The run's task: ``task.dataset()`` gives every example, ``run.train`` and
-        ``run.test`` this run's split of them."""
-        # deferred: torch, only when a notebook asks for the task
-        from grok.task import build_task
-
-        return build_task(self.config.task)
-
-    @cached_property
-    def _split(self) -> tuple[Split, Split]:
-        x, y = self.task.dataset()
-        split = self.task.split(len(x))
-        return Split(x[split.train], y[split.train]), Split(x[split.test], y[split.test])
-
-    @property
-    def train(self) -> Split:
-        return self._split[0]
-
-    @property
-    def test(self) -> Split:
-        return self._split[1]
-
-
-def load_run(path: str | Path) -> Run:
-    """A run dir as a ``Run`` (config, summary, metrics, checkpoints, model, task, split)."""
-    path = Path(path)
-    if not (path / "summary.json").exists() and not (path / "metrics.jsonl").exists():
-        raise FileNotFoundError(f"{path} is not a run dir (no summary.json or metrics.jsonl)")
-    return Run(load_files(path))
-
-
-def _runs(path: str | Path, read_metrics: bool = True) -> list[RunFiles]:
+def _runs(path: str | Path, read_metrics: bool = True) -> list[Run]:
     runs = find_runs(Path(path))
     if not runs:
         raise FileNotFoundError(f"no run dirs under {path}")

@@ -123,7 +123,7 @@ def read_metrics_file(path: Path) -> list[dict]:
 
 def test_a_checkpoint_pruned_while_grok_measure_runs_is_skipped_with_one_line(finished, tmp_path):
     from grok.posthoc import KeySpec, measure_batch, plan_measure
-    from grok.report.runs import load_run
+    from grok.store.catalog import load_run
 
     run = copy_of(finished, tmp_path)
     work = plan_measure(run, load_run(run).config, KeySpec.parse("final"), "cpu")

@@ -2,8 +2,7 @@
 
 A view holds exactly what the member would have alone: its own config, task, weights and
 train/test split (no padding, no other member's rows), so a packed member's measures are
-its lone run's by construction. Measures whose math is member-wise may override
-``compute_pack`` to batch over members; the default loops.
+its lone run's by construction.
 """
 
 from __future__ import annotations
@@ -74,6 +73,3 @@ class Measure:
 
     def compute(self, view: MemberView) -> dict[str, Any]:
         raise NotImplementedError
-
-    def compute_pack(self, views: list[MemberView]) -> list[dict[str, Any]]:
-        return [self.compute(v) for v in views]

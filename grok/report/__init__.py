@@ -6,8 +6,9 @@ from pathlib import Path
 
 from grok.report.render import save_html, save_png
 from grok.report.run_figures import run_figures
-from grok.report.runs import Run, find_runs, independent_keys, swept_keys
+from grok.report.runs import independent_keys, swept_keys
 from grok.report.sweep import run_table, sweep_figures
+from grok.store.catalog import Run, find_runs
 from grok.store.files import dumps as json_dumps
 
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from grok.report.runs import Run, as_number, independent_keys, swept_keys
+from grok.report.runs import as_number, independent_keys, swept_keys
+from grok.store.catalog import Run
 
 SEED_KEYS = ("model.seed", "task.data_seed")
 # Categorical values get distinct hues (matplotlib's tab10), numeric ones a colormap position.

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from grok.report.runs import Run, column
+from grok.report.runs import column
 from grok.report.spec import Panel, Series
+from grok.store.catalog import Run
 
 LOSSES = (
     ("fourier/test_loss", "test"),

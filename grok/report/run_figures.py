@@ -6,10 +6,11 @@ import math
 from typing import Any
 
 from grok.report import posthoc
-from grok.report.runs import Run, column
+from grok.report.runs import column
 from grok.report.seed_views import llc_curve, reversal_views, sine_pos_cosine
 from grok.report.spec import Figure, Heatmap, Panel, Series, milestone_markers, phase_spans
 from grok.store import DamagedFile, RunStore, load_checkpoint
+from grok.store.catalog import Run
 
 METRIC_NAMES = {"acc": "accuracy", "mae": "mean absolute error", "r2": "R²"}
 

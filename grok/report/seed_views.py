@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from grok.report.runs import Run
 from grok.report.spec import Figure, Heatmap, Panel, Series
+from grok.store.catalog import Run
 
 
 def sine_pos_cosine(model: Any) -> Panel:

@@ -20,8 +20,9 @@ from grok.report.groups import (
     ordered_values,
     replicate_groups,
 )
-from grok.report.runs import Run, as_number, column
+from grok.report.runs import as_number, column
 from grok.report.spec import Figure, Heatmap, Panel, Series, Table
+from grok.store.catalog import Run
 
 MILESTONES = (("grok_epoch", "grok"), ("memorization_epoch", "memorization"))
 
