@@ -1,9 +1,10 @@
 """Progress measures, computed inside training every ``measures.every`` epochs.
 
 A measure sees one member at a time, through a ``MemberView`` (grok/measures/base.py), and
-returns a dict of values; the values land in that member's metrics rows under grouped names (``fourier/restricted_loss``)
-and go wherever metrics go (metrics.jsonl, W&B). Measures run between epochs, on the
-same device, with gradients off; they never touch the optimizer state.
+returns a dict of values; the values land in that member's metrics rows under grouped
+names (``fourier/restricted_loss``) and go wherever metrics go (metrics.jsonl, W&B).
+Measures run between epochs, on the same device, with gradients off; they never touch the
+optimizer state.
 """
 
 from __future__ import annotations
