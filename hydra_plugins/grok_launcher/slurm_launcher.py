@@ -114,9 +114,9 @@ def _cached_resources(config: DictConfig) -> Any:
     def check(flat: dict) -> list:
         items = tuple(sorted((k, repr(v)) for k, v in flat.items() if k.startswith("hardware.")))
         if items not in cache:
-            from grok.config import _thaw
+            from grok.keys import thaw
 
-            hardware = _thaw(tuple((k, v) for k, v in flat.items() if k.startswith("hardware.")))
+            hardware = thaw(tuple((k, v) for k, v in flat.items() if k.startswith("hardware.")))
             node = OmegaConf.create({**hardware, "hydra": {"launcher": config.hydra.launcher}})
             cache[items] = resource_problems(node)
         return cache[items]
