@@ -18,19 +18,19 @@ GROUPS = ("task", "model", "optim", "train", "hardware", "logger", "measures")
 
 def _task_problems(cfg: Any) -> list[str]:
     try:
-        return task_class(cfg).validate(cfg)
+        return task_class(cfg).problems(cfg)
     except ConfigError as e:
         return [str(e)]
 
 
 VALIDATORS = {
     "task": _task_problems,
-    "model": model.validate,
-    "optim": optim.validate,
-    "train": train.validate,
-    "hardware": hardware.validate,
-    "logger": logger.validate,
-    "measures": measures.validate,
+    "model": model.problems,
+    "optim": optim.problems,
+    "train": train.problems,
+    "hardware": hardware.problems,
+    "logger": logger.problems,
+    "measures": measures.problems,
 }
 
 

@@ -61,7 +61,7 @@ PER_MEMBER = (
 )
 
 
-def validate(cfg: Any) -> list[str]:
+def problems(cfg: Any) -> list[str]:
     """``train.stop_after_grok``: null (train to train.epochs) or an integer N >= 0."""
     value = cfg.get("stop_after_grok")
     if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
