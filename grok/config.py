@@ -9,7 +9,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from grok import hardware, keys, logger, measures, model, optim, train
+from grok import checks, hardware, keys, logger, measures, model, optim, train
 from grok.errors import ConfigError
 from grok.task import task_class
 
@@ -133,7 +133,7 @@ def notices(flat: dict[str, Any]) -> list[str]:
             "are evaluated"
         )
     batch = flat.get("train.batch_size")
-    if isinstance(batch, int) and not isinstance(batch, bool):
+    if checks.is_integer(batch):
         items = tuple(sorted((k[5:], _freeze(v)) for k, v in flat.items() if k[:5] == "task."))
         n_train = _train_size(items)
         if batch >= n_train:

@@ -56,7 +56,7 @@ def problems(cfg: Any) -> list[str]:
     # inf is allowed: wait as long as the server takes
     errors += checks.number(
         "logger.init_timeout",
-        cfg.get("init_timeout", 30),
+        cfg.get("init_timeout"),
         gt=0,
         finite=False,
         text="must be a number of seconds > 0",
@@ -166,7 +166,7 @@ class WandbSink:
 
     @property
     def timeout(self) -> float:
-        return float(self.cfg.get("init_timeout", 30))
+        return float(self.cfg.init_timeout)
 
     def _read_logged(self) -> tuple[int, list[str]]:
         path = self.run_dir / LOGGED_FILE
@@ -214,7 +214,7 @@ class WandbSink:
                 job_type=self.info.get("job_type"),
                 name=self.info.get("name"),
                 notes=self.full_cfg.get("notes"),
-                tags=[*self.cfg.get("tags", []), *self.info.get("tags", [])],
+                tags=[*self.cfg.tags, *self.info.get("tags", [])],
                 config=self.config(),
                 id=self.run_id(),
                 resume="allow",

@@ -40,16 +40,15 @@ def problems(cfg: Any) -> list[str]:
     unknown = [n for n in names if n not in (*MEASURES, "llc")]
     if unknown:
         errors.append(f"measures.names: unknown {unknown}; allowed are {[*MEASURES, 'llc']}")
-    reversal = cfg.get("reversal") or {}
-    errors += checks.choice(
-        "measures.reversal.ablate", reversal.get("ablate", "outputs"), ABLATIONS
-    )
-    errors += checks.integer(
-        "measures.reversal.sample",
-        reversal.get("sample"),
-        null=True,
-        text="must be null (the whole holdout) or an integer >= 1",
-    )
+    reversal = cfg.get("reversal")  # measures=none has no reversal options
+    if reversal is not None:
+        errors += checks.choice("measures.reversal.ablate", reversal.get("ablate"), ABLATIONS)
+        errors += checks.integer(
+            "measures.reversal.sample",
+            reversal.get("sample"),
+            null=True,
+            text="must be null (the whole holdout) or an integer >= 1",
+        )
     return errors
 
 
@@ -58,7 +57,7 @@ def build_measures(cfg: Any, task: Any) -> list[Measure]:
     if cfg is None:
         return []
     out: list[Measure] = []
-    for name in cfg.get("names", []):
+    for name in cfg.names:
         if name == "llc":
             from grok.measures.llc import LLCMeasure
 

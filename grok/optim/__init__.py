@@ -45,13 +45,13 @@ def problems(cfg: Any) -> list[str]:
     ):
         errors.append(f"optim.betas={betas!r}: must be two numbers in [0, 1)")
     if name in ("adamw", "adam", "muon"):
-        errors += checks.number("optim.eps", cfg.get("eps", 1e-8), gt=0)
+        errors += checks.number("optim.eps", cfg.get("eps"), gt=0)
     if name == "sgd":
-        momentum = cfg.get("momentum", 0.0)
+        momentum = cfg.get("momentum")
         errors += checks.number("optim.momentum", momentum, ge=0, lt=1, text="must be in [0, 1)")
-    errors += checks.integer("optim.warmup_steps", cfg.get("warmup_steps", 0), low=0)
-    errors += checks.choice("optim.schedule", cfg.get("schedule", "constant"), SCHEDULES)
-    errors += checks.number("optim.min_lr_ratio", cfg.get("min_lr_ratio", 0.0), ge=0, le=1)
+    errors += checks.integer("optim.warmup_steps", cfg.get("warmup_steps"), low=0)
+    errors += checks.choice("optim.schedule", cfg.get("schedule"), SCHEDULES)
+    errors += checks.number("optim.min_lr_ratio", cfg.get("min_lr_ratio"), ge=0, le=1)
     errors += _schedule_shape_problems(cfg)
     errors += checks.number(
         "optim.clip_grad_norm",
@@ -68,14 +68,14 @@ def problems(cfg: Any) -> list[str]:
 def _schedule_shape_problems(cfg: Any) -> list[str]:
     """The options that reproduce seed 004's schedule (grok/optim/schedule.py)."""
     errors = []
-    offset = cfg.get("warmup_offset", 0)
+    offset = cfg.get("warmup_offset")
     if offset not in (0, 1) or isinstance(offset, bool):
         errors.append(
             f"optim.warmup_offset={offset!r}: allowed are 0 (first factor 0, Nanda et al.) "
             "and 1 (first factor 1/warmup_steps, seed 004)"
         )
-    errors += checks.number("optim.cosine_peak", cfg.get("cosine_peak", 1.0), gt=0)
-    errors += checks.choice("optim.schedule_unit", cfg.get("schedule_unit", "step"), SCHEDULE_UNITS)
+    errors += checks.number("optim.cosine_peak", cfg.get("cosine_peak"), gt=0)
+    errors += checks.choice("optim.schedule_unit", cfg.get("schedule_unit"), SCHEDULE_UNITS)
     return errors
 
 

@@ -19,7 +19,7 @@ from grok.optim.stage import Stage, member_col, member_sum
 
 
 def problems(cfg: Any) -> list[str]:
-    errors = checks.boolean("optim.fixed_norm", cfg.get("fixed_norm", False))
+    errors = checks.boolean("optim.fixed_norm", cfg.get("fixed_norm"))
     errors += checks.number(
         "optim.fixed_norm_value",
         cfg.get("fixed_norm_value"),

@@ -56,8 +56,8 @@ def settings(cfg: Any) -> dict[str, Any]:
 
 def problems(cfg: Any) -> list[str]:
     node = cfg.get("grokfast") or {}
-    errors = checks.choice("optim.grokfast.kind", node.get("kind", "none"), KINDS)
-    errors += checks.number("optim.grokfast.alpha", node.get("alpha", 0.98), ge=0, lt=1)
+    errors = checks.choice("optim.grokfast.kind", node.get("kind"), KINDS)
+    errors += checks.number("optim.grokfast.alpha", node.get("alpha"), ge=0, lt=1)
     errors += checks.number(
         "optim.grokfast.lamb",
         node.get("lamb"),
@@ -65,7 +65,7 @@ def problems(cfg: Any) -> list[str]:
         null=True,
         text="must be null (the paper's default) or a number >= 0",
     )
-    errors += checks.integer("optim.grokfast.window", node.get("window", 100))
+    errors += checks.integer("optim.grokfast.window", node.get("window"))
     return errors
 
 

@@ -36,7 +36,7 @@ def orthogonalize(w: Tensor, g: Tensor) -> Tensor:
 
 
 def problems(cfg: Any) -> list[str]:
-    return checks.boolean("optim.orthograd", cfg.get("orthograd", False))
+    return checks.boolean("optim.orthograd", cfg.get("orthograd"))
 
 
 class OrthoGrad(Stage):

@@ -102,7 +102,7 @@ class Task(ABC):
             text="must be a number strictly between 0 and 1",
         )
         errors += checks.integer("task.data_seed", cfg.get("data_seed"), low=0)
-        errors += checks.choice("task.split", cfg.get("split", "random"), SPLITS)
+        errors += checks.choice("task.split", cfg.get("split"), SPLITS)
         return errors
 
     # --- data ----------------------------------------------------------------

@@ -27,14 +27,14 @@ def problems(cfg: Any) -> list[str]:
     errors += checks.choice("train.loss_dtype", cfg.get("loss_dtype"), LOSS_DTYPES)
     errors += checks.choice(
         "train.fuse",
-        cfg.get("fuse", "auto"),
+        cfg.get("fuse"),
         ("auto", True, False),
         text="allowed are auto, true, false",
     )
     errors += checks.choice(
-        "train.checkpoint_schedule", cfg.get("checkpoint_schedule", "linear"), CHECKPOINT_SCHEDULES
+        "train.checkpoint_schedule", cfg.get("checkpoint_schedule"), CHECKPOINT_SCHEDULES
     )
-    sampling = cfg.get("sampling", "shuffle")
+    sampling = cfg.get("sampling")
     if sampling not in SAMPLINGS:
         errors.append(f"train.sampling={sampling!r}: allowed are {list(SAMPLINGS)}")
     elif sampling == "random_batch" and cfg.get("batch_size") is None:
