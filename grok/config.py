@@ -8,7 +8,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from grok import hardware, keys, logger, measures, model, optim, train
+from grok import checks, hardware, keys, logger, measures, model, optim, train
 from grok.errors import ConfigError
 from grok.task import build_task, task_class
 
@@ -17,19 +17,19 @@ GROUPS = ("task", "model", "optim", "train", "hardware", "logger", "measures")
 
 def _task_problems(cfg: Any) -> list[str]:
     try:
-        return task_class(cfg).validate(cfg)
+        return task_class(cfg).problems(cfg)
     except ConfigError as e:
         return [str(e)]
 
 
 VALIDATORS = {
     "task": _task_problems,
-    "model": model.validate,
-    "optim": optim.validate,
-    "train": train.validate,
-    "hardware": hardware.validate,
-    "logger": logger.validate,
-    "measures": measures.validate,
+    "model": model.problems,
+    "optim": optim.problems,
+    "train": train.problems,
+    "hardware": hardware.problems,
+    "logger": logger.problems,
+    "measures": measures.problems,
 }
 
 
@@ -110,7 +110,7 @@ def notices(flat: dict[str, Any]) -> list[str]:
             "are evaluated"
         )
     batch = flat.get("train.batch_size")
-    if isinstance(batch, int) and not isinstance(batch, bool):
+    if checks.is_integer(batch):
         items = tuple(sorted((k[5:], keys.freeze(v)) for k, v in flat.items() if k[:5] == "task."))
         n_train = _train_size(items)
         if batch >= n_train:

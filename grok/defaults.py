@@ -19,3 +19,35 @@ def grokfast_lamb(kind: str) -> float | None:
 
 
 RESOLVERS = {"grok_grokfast_lamb": grokfast_lamb}
+
+# What a stored config.yaml without a key means: the value runs trained with before the key
+# existed (conf/ holds what a new run gets). A config composed from conf/ has every key, so
+# its builders read keys directly; a run dir written by an older grok is read back
+# (``grok.load_run``, ``grok measure``, a checkpoint without ``model_args``), and its missing
+# keys are filled from here, the one place, by ``with_added_keys``.
+ADDED_KEYS: dict[str, dict[str, object]] = {
+    "model": {
+        "normalization": None,
+        "bias": False,
+        "causal": True,
+        "init_std": None,
+        "init": "normal",
+        "init_gain": 1.0,
+        "logit_scale": 1.0,
+        "ln_position": "pre",
+        "ln_final": True,
+        "unembed_bias": None,
+        "io_init": "scheme",
+        "bias_init": "zero",
+    },
+}
+
+
+def with_added_keys(config: dict) -> dict:
+    """A stored run's config (plain dicts) with the keys of ``ADDED_KEYS`` it lacks filled
+    in, so code that reads keys directly builds it as the grok that wrote it did."""
+    out = dict(config)
+    for section, added in ADDED_KEYS.items():
+        if isinstance(out.get(section), dict):
+            out[section] = {**added, **out[section]}
+    return out

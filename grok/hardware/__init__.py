@@ -6,24 +6,23 @@ from typing import Any
 
 import torch
 
+from grok import checks
 from grok.errors import ConfigError
 
 DEVICES = ("cpu", "cuda", "auto")
 
 
-def validate(cfg: Any) -> list[str]:
+def problems(cfg: Any) -> list[str]:
     out = []
     device = cfg.get("device")
     if device not in DEVICES and not str(device).startswith("cuda:"):
         out.append(f"hardware.device={device!r}: allowed are {list(DEVICES)} or 'cuda:N'")
-    threads = cfg.get("threads")
-    if threads is not None and (
-        not isinstance(threads, int) or isinstance(threads, bool) or threads < 1
-    ):
-        out.append(
-            f"hardware.threads={threads!r}: a positive number of CPU threads, or null for "
-            "torch's default (all cores)"
-        )
+    out += checks.integer(
+        "hardware.threads",
+        cfg.get("threads"),
+        null=True,
+        text="a positive number of CPU threads, or null for torch's default (all cores)",
+    )
     return out
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from grok import checks
 from grok.logger.wandb import WandbSink
-from grok.logger.wandb import validate as validate_wandb
+from grok.logger.wandb import problems as wandb_problems
 
 LOGGERS = ("wandb", "none")
 
 
-def validate(cfg: Any) -> list[str]:
-    if cfg.get("name") not in LOGGERS:
-        return [f"logger.name={cfg.get('name')!r}: allowed are {list(LOGGERS)}"]
-    return validate_wandb(cfg)
+def problems(cfg: Any) -> list[str]:
+    return checks.choice("logger.name", cfg.get("name"), LOGGERS) or wandb_problems(cfg)
 
 
 def build_sinks(cfg: Any, run_dir: Path, info: dict[str, Any]) -> list[Any]:
@@ -25,4 +24,4 @@ def build_sinks(cfg: Any, run_dir: Path, info: dict[str, Any]) -> list[Any]:
     return [WandbSink(cfg, run_dir, info)]
 
 
-__all__ = ["LOGGERS", "WandbSink", "build_sinks", "validate"]
+__all__ = ["LOGGERS", "WandbSink", "build_sinks", "problems"]

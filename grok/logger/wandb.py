@@ -39,6 +39,7 @@ from urllib.parse import urlparse
 
 from omegaconf import OmegaConf
 
+from grok import checks
 from grok.store import RunStore
 from grok.store.files import atomic_write_bytes
 
@@ -49,15 +50,18 @@ ID_FILE = "wandb_id"
 LOGGED_FILE = "wandb_logged_epoch"  # the last epoch W&B has for sure, then complete offline runs
 
 
-def validate(cfg: Any) -> list[str]:
+def problems(cfg: Any) -> list[str]:
     if cfg.get("name") != "wandb":
         return []
-    errors = []
-    if cfg.get("mode") not in MODES:
-        errors.append(f"logger.mode={cfg.get('mode')!r}: allowed are {list(MODES)}")
-    timeout = cfg.get("init_timeout", 30)
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:
-        errors.append(f"logger.init_timeout={timeout!r}: must be a number of seconds > 0")
+    errors = checks.choice("logger.mode", cfg.get("mode"), MODES)
+    # inf is allowed: wait as long as the server takes
+    errors += checks.number(
+        "logger.init_timeout",
+        cfg.get("init_timeout"),
+        gt=0,
+        finite=False,
+        text="must be a number of seconds > 0",
+    )
     return errors
 
 
@@ -163,7 +167,7 @@ class WandbSink:
 
     @property
     def timeout(self) -> float:
-        return float(self.cfg.get("init_timeout", 30))
+        return float(self.cfg.init_timeout)
 
     def _read_logged(self) -> tuple[int, list[str]]:
         path = self.run_dir / LOGGED_FILE
@@ -211,7 +215,7 @@ class WandbSink:
                 job_type=self.info.get("job_type"),
                 name=self.info.get("name"),
                 notes=self.full_cfg.get("notes"),
-                tags=[*self.cfg.get("tags", []), *self.info.get("tags", [])],
+                tags=[*self.cfg.tags, *self.info.get("tags", [])],
                 config=self.config(),
                 id=self.run_id(),
                 resume="allow",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grok import checks
 from grok.measures.base import Measure
 from grok.measures.modular import FourierMeasure
 from grok.measures.softmax import SoftmaxMeasure
@@ -32,28 +33,22 @@ MEASURES: dict[str, type[Measure]] = {
 }
 
 
-def validate(cfg: Any) -> list[str]:
+def problems(cfg: Any) -> list[str]:
     if cfg is None:
         return []
-    errors = []
-    every = cfg.get("every")
-    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-        errors.append(f"measures.every={every!r}: must be an integer >= 1")
+    errors = checks.integer("measures.every", cfg.get("every"))
     names = cfg.get("names", [])
     unknown = [n for n in names if n not in (*MEASURES, "llc")]
     if unknown:
         errors.append(f"measures.names: unknown {unknown}; allowed are {[*MEASURES, 'llc']}")
-    reversal = cfg.get("reversal") or {}
-    if reversal.get("ablate", "outputs") not in ABLATIONS:
-        errors.append(
-            f"measures.reversal.ablate={reversal.get('ablate')!r}: allowed are {list(ABLATIONS)}"
-        )
-    sample = reversal.get("sample")
-    bad = not isinstance(sample, int) or isinstance(sample, bool) or sample < 1
-    if sample is not None and bad:
-        errors.append(
-            f"measures.reversal.sample={sample!r}: must be null (the whole holdout) "
-            "or an integer >= 1"
+    reversal = cfg.get("reversal")  # measures=none has no reversal options
+    if reversal is not None:
+        errors += checks.choice("measures.reversal.ablate", reversal.get("ablate"), ABLATIONS)
+        errors += checks.integer(
+            "measures.reversal.sample",
+            reversal.get("sample"),
+            null=True,
+            text="must be null (the whole holdout) or an integer >= 1",
         )
     return errors
 
@@ -63,7 +58,7 @@ def build_measures(cfg: Any, task: Any) -> list[Measure]:
     if cfg is None:
         return []
     out: list[Measure] = []
-    for name in cfg.get("names", []):
+    for name in cfg.names:
         if name == "llc":
             # deferred: devinterp, only when the llc measure is on
             from grok.measures.llc import LLCMeasure
@@ -76,4 +71,4 @@ def build_measures(cfg: Any, task: Any) -> list[Measure]:
     return out
 
 
-__all__ = ["MEASURES", "Measure", "build_measures", "validate"]
+__all__ = ["MEASURES", "Measure", "build_measures", "problems"]

@@ -38,7 +38,7 @@ class SoftmaxMeasure(Measure):
 
     @torch.no_grad()
     def compute(self, view: MemberView) -> dict[str, Any]:
-        working = getattr(torch, str(view.cfg.train.get("loss_dtype", "float32")))
+        working = getattr(torch, str(view.cfg.train.loss_dtype))
         counts = {"collapse": 0, "collapse_float32": 0}
         total = 0
         for x in view.train.x.split(CHUNK):

@@ -57,8 +57,8 @@ class DropoutStream:
     @classmethod
     def of(cls, model_cfg: Any, device: torch.device) -> DropoutStream:
         return cls(
-            model_cfg.get("dropout", 0.0),
-            model_cfg.get("dropout_steps"),
+            model_cfg.dropout,
+            model_cfg.dropout_steps,
             int(model_cfg.seed),
             device,
         )

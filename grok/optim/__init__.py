@@ -9,6 +9,7 @@ from typing import Any
 
 from torch import Tensor
 
+from grok import checks
 from grok.errors import ConfigError
 from grok.optim import fixed_norm, grokfast, muon, orthograd
 from grok.optim.fixed_norm import FixedNorm
@@ -18,7 +19,6 @@ from grok.optim.orthograd import OrthoGrad
 from grok.optim.schedule import SCHEDULE_UNITS, SCHEDULES, Schedule
 from grok.optim.stacked import SGD, Adam, AdamW, StackedOptimizer
 from grok.optim.stage import Stage
-from grok.optim.stage import is_number as _number
 
 OPTIMIZERS: dict[str, type[StackedOptimizer]] = {
     "adamw": AdamW,
@@ -30,60 +30,52 @@ OPTIMIZERS: dict[str, type[StackedOptimizer]] = {
 STAGES = (Grokfast, OrthoGrad, FixedNorm)
 
 
-def validate(cfg: Any) -> list[str]:
-    errors = []
+def problems(cfg: Any) -> list[str]:
     name = cfg.get("name")
-    if name not in OPTIMIZERS:
-        errors.append(f"optim.name={name!r}: allowed optimizers are {list(OPTIMIZERS)}")
-    lr = cfg.get("lr")
-    if not _number(lr) or not lr > 0:
-        errors.append(f"optim.lr={lr!r}: must be a finite number > 0")
-    wd = cfg.get("wd")
-    if not _number(wd) or not wd >= 0:
-        errors.append(f"optim.wd={wd!r}: must be a finite number >= 0")
+    errors = checks.choice(
+        "optim.name", name, OPTIMIZERS, text=f"allowed optimizers are {list(OPTIMIZERS)}"
+    )
+    errors += checks.number("optim.lr", cfg.get("lr"), gt=0)
+    errors += checks.number("optim.wd", cfg.get("wd"), ge=0)
     betas = cfg.get("betas")
     if name in ("adamw", "adam", "muon") and (
-        betas is None or len(betas) != 2 or not all(_number(b) and 0 <= b < 1 for b in betas)
+        betas is None
+        or len(betas) != 2
+        or not all(checks.is_number(b) and 0 <= b < 1 for b in betas)
     ):
         errors.append(f"optim.betas={betas!r}: must be two numbers in [0, 1)")
-    eps = cfg.get("eps", 1e-8)
-    if name in ("adamw", "adam", "muon") and (not _number(eps) or not eps > 0):
-        errors.append(f"optim.eps={eps!r}: must be a finite number > 0")
-    momentum = cfg.get("momentum", 0.0)
-    if name == "sgd" and (not _number(momentum) or not 0 <= momentum < 1):
-        errors.append(f"optim.momentum={momentum!r}: must be in [0, 1)")
-    warmup = cfg.get("warmup_steps", 0)
-    if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
-        errors.append(f"optim.warmup_steps={warmup!r}: must be an integer >= 0")
-    if cfg.get("schedule", "constant") not in SCHEDULES:
-        errors.append(f"optim.schedule={cfg.get('schedule')!r}: allowed are {list(SCHEDULES)}")
-    floor = cfg.get("min_lr_ratio", 0.0)
-    if not _number(floor) or not 0 <= floor <= 1:
-        errors.append(f"optim.min_lr_ratio={floor!r}: must be a number in [0, 1]")
+    if name in ("adamw", "adam", "muon"):
+        errors += checks.number("optim.eps", cfg.get("eps"), gt=0)
+    if name == "sgd":
+        momentum = cfg.get("momentum")
+        errors += checks.number("optim.momentum", momentum, ge=0, lt=1, text="must be in [0, 1)")
+    errors += checks.integer("optim.warmup_steps", cfg.get("warmup_steps"), low=0)
+    errors += checks.choice("optim.schedule", cfg.get("schedule"), SCHEDULES)
+    errors += checks.number("optim.min_lr_ratio", cfg.get("min_lr_ratio"), ge=0, le=1)
     errors += _schedule_shape_problems(cfg)
-    clip = cfg.get("clip_grad_norm")
-    if clip is not None and not (_number(clip) and clip > 0):
-        errors.append(f"optim.clip_grad_norm={clip!r}: must be null (no clipping) or > 0")
+    errors += checks.number(
+        "optim.clip_grad_norm",
+        cfg.get("clip_grad_norm"),
+        gt=0,
+        null=True,
+        text="must be null (no clipping) or > 0",
+    )
     for method in (grokfast, orthograd, fixed_norm, muon):
-        errors += method.validate(cfg)
+        errors += method.problems(cfg)
     return errors
 
 
 def _schedule_shape_problems(cfg: Any) -> list[str]:
     """The options that reproduce seed 004's schedule (grok/optim/schedule.py)."""
     errors = []
-    offset = cfg.get("warmup_offset", 0)
+    offset = cfg.get("warmup_offset")
     if offset not in (0, 1) or isinstance(offset, bool):
         errors.append(
             f"optim.warmup_offset={offset!r}: allowed are 0 (first factor 0, Nanda et al.) "
             "and 1 (first factor 1/warmup_steps, seed 004)"
         )
-    peak = cfg.get("cosine_peak", 1.0)
-    if not _number(peak) or not peak > 0:
-        errors.append(f"optim.cosine_peak={peak!r}: must be a finite number > 0")
-    unit = cfg.get("schedule_unit", "step")
-    if unit not in SCHEDULE_UNITS:
-        errors.append(f"optim.schedule_unit={unit!r}: allowed are {list(SCHEDULE_UNITS)}")
+    errors += checks.number("optim.cosine_peak", cfg.get("cosine_peak"), gt=0)
+    errors += checks.choice("optim.schedule_unit", cfg.get("schedule_unit"), SCHEDULE_UNITS)
     return errors
 
 
@@ -116,5 +108,5 @@ __all__ = [
     "Schedule",
     "StackedOptimizer",
     "build_optimizer",
-    "validate",
+    "problems",
 ]

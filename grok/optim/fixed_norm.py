@@ -13,20 +13,20 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from grok import checks
 from grok.optim.schedule import column
-from grok.optim.stage import Stage, is_number, member_col, member_sum
+from grok.optim.stage import Stage, member_col, member_sum
 
 
-def validate(cfg: Any) -> list[str]:
-    errors = []
-    on = cfg.get("fixed_norm", False)
-    if not isinstance(on, bool):
-        errors.append(f"optim.fixed_norm={on!r}: must be true or false")
-    value = cfg.get("fixed_norm_value")
-    if value is not None and not (is_number(value) and value > 0):
-        errors.append(
-            f"optim.fixed_norm_value={value!r}: must be null (the initial norm) or a number > 0"
-        )
+def problems(cfg: Any) -> list[str]:
+    errors = checks.boolean("optim.fixed_norm", cfg.get("fixed_norm"))
+    errors += checks.number(
+        "optim.fixed_norm_value",
+        cfg.get("fixed_norm_value"),
+        gt=0,
+        null=True,
+        text="must be null (the initial norm) or a number > 0",
+    )
     return errors
 
 

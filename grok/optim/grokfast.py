@@ -30,9 +30,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from grok import checks
 from grok.defaults import grokfast_lamb
 from grok.optim.schedule import column
-from grok.optim.stage import Stage, is_number, mask_col, member_col, pick
+from grok.optim.stage import Stage, mask_col, member_col, pick
 
 KINDS = ("none", "ema", "ma")
 # gradfilter_ema(alpha=0.98, lamb=2.0) and gradfilter_ma(window_size=100, lamb=5.0) in
@@ -53,23 +54,18 @@ def settings(cfg: Any) -> dict[str, Any]:
     }
 
 
-def validate(cfg: Any) -> list[str]:
+def problems(cfg: Any) -> list[str]:
     node = cfg.get("grokfast") or {}
-    errors = []
-    kind = node.get("kind", "none")
-    if kind not in KINDS:
-        errors.append(f"optim.grokfast.kind={kind!r}: allowed are {list(KINDS)}")
-    alpha = node.get("alpha", 0.98)
-    if not is_number(alpha) or not 0 <= alpha < 1:
-        errors.append(f"optim.grokfast.alpha={alpha!r}: must be a number in [0, 1)")
-    lamb = node.get("lamb")
-    if lamb is not None and not (is_number(lamb) and lamb >= 0):
-        errors.append(
-            f"optim.grokfast.lamb={lamb!r}: must be null (the paper's default) or a number >= 0"
-        )
-    window = node.get("window", 100)
-    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-        errors.append(f"optim.grokfast.window={window!r}: must be an integer >= 1")
+    errors = checks.choice("optim.grokfast.kind", node.get("kind"), KINDS)
+    errors += checks.number("optim.grokfast.alpha", node.get("alpha"), ge=0, lt=1)
+    errors += checks.number(
+        "optim.grokfast.lamb",
+        node.get("lamb"),
+        ge=0,
+        null=True,
+        text="must be null (the paper's default) or a number >= 0",
+    )
+    errors += checks.integer("optim.grokfast.window", node.get("window"))
     return errors
 
 

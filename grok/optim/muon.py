@@ -30,9 +30,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from grok import checks
 from grok.optim.schedule import column
 from grok.optim.stacked import AdamW
-from grok.optim.stage import is_number, mask_col, member_col
+from grok.optim.stage import mask_col, member_col
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # Jordan's muon.py, zeropower_via_newtonschulz5
 NS_EPS = 1e-7  # ibid.: X / (||X||_F + 1e-7)
@@ -105,22 +106,15 @@ def settings(cfg: Any) -> dict[str, Any]:
     }
 
 
-def validate(cfg: Any) -> list[str]:
+def problems(cfg: Any) -> list[str]:
     if cfg.get("name") != "muon":
         return []
     s = settings(cfg)
-    errors = []
-    if not is_number(s["lr"]) or not s["lr"] > 0:
-        errors.append(f"optim.muon.lr={s['lr']!r}: must be a finite number > 0")
-    if not is_number(s["wd"]) or not s["wd"] >= 0:
-        errors.append(f"optim.muon.wd={s['wd']!r}: must be a finite number >= 0")
-    if not is_number(s["momentum"]) or not 0 <= s["momentum"] < 1:
-        errors.append(f"optim.muon.momentum={s['momentum']!r}: must be a number in [0, 1)")
-    if not isinstance(s["nesterov"], bool):
-        errors.append(f"optim.muon.nesterov={s['nesterov']!r}: must be true or false")
-    steps = s["ns_steps"]
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        errors.append(f"optim.muon.ns_steps={steps!r}: must be an integer >= 1")
+    errors = checks.number("optim.muon.lr", s["lr"], gt=0)
+    errors += checks.number("optim.muon.wd", s["wd"], ge=0)
+    errors += checks.number("optim.muon.momentum", s["momentum"], ge=0, lt=1)
+    errors += checks.boolean("optim.muon.nesterov", s["nesterov"])
+    errors += checks.integer("optim.muon.ns_steps", s["ns_steps"])
     return errors
 
 

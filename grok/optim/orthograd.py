@@ -19,6 +19,7 @@ from typing import Any
 
 from torch import Tensor
 
+from grok import checks
 from grok.optim.stage import Stage, member_col, member_sum
 
 EPS = 1e-30  # the reference's guard in w.w and ||g_perp||
@@ -34,11 +35,8 @@ def orthogonalize(w: Tensor, g: Tensor) -> Tensor:
     return perp * member_col(scale, perp)
 
 
-def validate(cfg: Any) -> list[str]:
-    value = cfg.get("orthograd", False)
-    if not isinstance(value, bool):
-        return [f"optim.orthograd={value!r}: must be true or false"]
-    return []
+def problems(cfg: Any) -> list[str]:
+    return checks.boolean("optim.orthograd", cfg.get("orthograd"))
 
 
 class OrthoGrad(Stage):

@@ -17,17 +17,11 @@ pack it trained in.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
-
-
-def is_number(value: Any) -> bool:
-    """A finite int or float (not a bool): what numeric config values must be."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def member_sum(x: Tensor) -> Tensor:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grok.defaults import with_added_keys
 from grok.store.files import DamagedFile
 from grok.store.rundir import CHECKPOINTS, RunStore
 
@@ -61,18 +62,21 @@ def load_checkpoint(path: str | Path, epoch: int | None = None, device: str = "c
     except Exception as e:
         raise DamagedFile(f"{file}: cannot be read ({type(e).__name__}: {e})") from None
     if "config" in saved:
-        cfg = OmegaConf.create(saved["config"])
+        stored = saved["config"]
     else:  # written before checkpoints described themselves
         run_dir = file.parent.parent if file.parent.name == CHECKPOINTS else file.parent
-        loaded = RunStore(run_dir).read_config()
-        if loaded is None:
+        stored = RunStore(run_dir).read_config()
+        if stored is None:
             raise FileNotFoundError(
                 f"{file} does not describe its model and {run_dir} has no config"
             )
-        cfg = OmegaConf.create(loaded)
+    cfg = OmegaConf.create(stored)
     task = build_task(cfg.task)
     args = saved.get("model_args")
-    model_cfg = TransformerConfig(**args) if args else model_config(cfg.model, task)
+    if args:
+        model_cfg = TransformerConfig(**args)
+    else:  # a config written by an older grok may lack keys added since
+        model_cfg = model_config(OmegaConf.create(with_added_keys(stored)).model, task)
     model = Transformer(model_cfg)
     model.load_state_dict(saved["model"])
     model.to(device).eval()

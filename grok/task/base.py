@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from grok import checks
 from grok.errors import ConfigError
 from grok.task.losses import stablemax_nll
 
@@ -41,12 +42,6 @@ class Milestone:
 
     def reached(self, value: float) -> bool:
         return value >= self.threshold if self.higher_is_better else value <= self.threshold
-
-
-def _int(cfg: Any, key: str, low: int, errors: list[str], what: str = "") -> None:
-    value = cfg.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        errors.append(f"task.{key}={value!r}: must be an integer >= {low}{what}")
 
 
 class Task(ABC):
@@ -97,15 +92,17 @@ class Task(ABC):
         return (type(self).__name__, self.d_vocab, self.d_vocab_out, self.n_ctx, pos)
 
     @classmethod
-    def validate(cls, cfg: Any) -> list[str]:
+    def problems(cls, cfg: Any) -> list[str]:
         """Problems with ``cfg`` as 'key=value: what is allowed' strings."""
-        errors = []
-        frac = cfg.get("train_frac")
-        if not isinstance(frac, int | float) or isinstance(frac, bool) or not 0 < frac < 1:
-            errors.append(f"task.train_frac={frac!r}: must be a number strictly between 0 and 1")
-        _int(cfg, "data_seed", 0, errors)
-        if cfg.get("split", "random") not in SPLITS:
-            errors.append(f"task.split={cfg.get('split')!r}: allowed are {list(SPLITS)}")
+        errors = checks.number(
+            "task.train_frac",
+            cfg.get("train_frac"),
+            gt=0,
+            lt=1,
+            text="must be a number strictly between 0 and 1",
+        )
+        errors += checks.integer("task.data_seed", cfg.get("data_seed"), low=0)
+        errors += checks.choice("task.split", cfg.get("split"), SPLITS)
         return errors
 
     # --- data ----------------------------------------------------------------

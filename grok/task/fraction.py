@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from grok.task.base import Milestone, RegressionTask, _int
+from grok import checks
+from grok.task.base import Milestone, RegressionTask
 
 
 class FractionTask(RegressionTask):
@@ -48,10 +49,10 @@ class FractionTask(RegressionTask):
         return slice(0, self.length)
 
     @classmethod
-    def validate(cls, cfg: Any) -> list[str]:
-        errors = super().validate(cfg)
+    def problems(cls, cfg: Any) -> list[str]:
+        errors = super().problems(cfg)
         for key, low in (("n_samples", 2), ("length", 1), ("vocab", 2), ("x_token", 0)):
-            _int(cfg, key, low, errors)
+            errors += checks.integer(f"task.{key}", cfg.get(key), low)
         if errors:
             return errors
         if cfg.x_token >= cfg.vocab:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from grok import checks
 from grok.task.base import ClassificationTask
 
 
@@ -75,13 +76,15 @@ class ModularTask(ClassificationTask):
         return self.p * (self.p - 1) if self.op == "div" else self.p * self.p
 
     @classmethod
-    def validate(cls, cfg: Any) -> list[str]:
-        errors = super().validate(cfg)
+    def problems(cls, cfg: Any) -> list[str]:
+        errors = super().problems(cfg)
         p = cfg.get("p")
-        if not isinstance(p, int) or isinstance(p, bool) or p < 3 or not is_prime(p):
+        if not checks.is_integer(p) or p < 3 or not is_prime(p):
             errors.append(f"task.p={p!r}: must be a prime >= 3 (for example 47, 97 or 113)")
-        if cfg.get("op") not in OPERATIONS:
-            errors.append(f"task.op={cfg.get('op')!r}: allowed operations are {list(OPERATIONS)}")
+        op = cfg.get("op")
+        errors += checks.choice(
+            "task.op", op, OPERATIONS, text=f"allowed operations are {list(OPERATIONS)}"
+        )
         return errors
 
     def pairs(self) -> tuple[Tensor, Tensor]:

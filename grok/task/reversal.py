@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from grok.task.base import ClassificationTask, _int
+from grok import checks
+from grok.task.base import ClassificationTask
 
 
 class ReversalTask(ClassificationTask):
@@ -50,10 +51,10 @@ class ReversalTask(ClassificationTask):
         return self.vocab**self.length
 
     @classmethod
-    def validate(cls, cfg: Any) -> list[str]:
-        errors = super().validate(cfg)
-        _int(cfg, "length", 1, errors)
-        _int(cfg, "vocab", 2, errors)
+    def problems(cls, cfg: Any) -> list[str]:
+        errors = super().problems(cfg)
+        errors += checks.integer("task.length", cfg.get("length"), 1)
+        errors += checks.integer("task.vocab", cfg.get("vocab"), 2)
         length, vocab = cfg.get("length"), cfg.get("vocab")
         if not errors and vocab**length > 2**24:
             errors.append(

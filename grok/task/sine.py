@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from grok.task.base import RegressionTask, _int
+from grok import checks
+from grok.task.base import RegressionTask
 
 
 class SineTask(RegressionTask):
@@ -43,12 +44,12 @@ class SineTask(RegressionTask):
         return slice(0, self.n_points)
 
     @classmethod
-    def validate(cls, cfg: Any) -> list[str]:
-        errors = super().validate(cfg)
-        _int(cfg, "n_samples", 2, errors)
-        _int(cfg, "n_points", 2, errors)
+    def problems(cls, cfg: Any) -> list[str]:
+        errors = super().problems(cfg)
+        errors += checks.integer("task.n_samples", cfg.get("n_samples"), 2)
+        errors += checks.integer("task.n_points", cfg.get("n_points"), 2)
         k_min, k_max = cfg.get("k_min"), cfg.get("k_max")
-        if not all(isinstance(k, int | float) and not isinstance(k, bool) for k in (k_min, k_max)):
+        if not all(checks.is_number(k, finite=False) for k in (k_min, k_max)):
             errors.append(f"task.k_min={k_min!r}, task.k_max={k_max!r}: must be numbers")
         elif not k_min < k_max:
             errors.append(f"task.k_min={k_min!r}, task.k_max={k_max!r}: need k_min < k_max")
