@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grok import checks
 from grok.train.summary import milestones
 
 KEY = "train.stop_after_grok"
@@ -39,13 +40,14 @@ KEY = "train.stop_after_grok"
 
 def problems(cfg: Any) -> list[str]:
     """``train.stop_after_grok``: null (train to train.epochs) or an integer N >= 0."""
-    value = cfg.get("stop_after_grok")
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        return []
-    return [
-        f"train.stop_after_grok={value!r}: must be null (train to train.epochs) or an "
-        "integer >= 0 (stop that many epochs after the grok epoch)"
-    ]
+    return checks.integer(
+        KEY,
+        cfg.stop_after_grok,
+        low=0,
+        null=True,
+        text="must be null (train to train.epochs) or an integer >= 0 (stop that many "
+        "epochs after the grok epoch)",
+    )
 
 
 def stop_epoch(grok: int | None, after: int | None, epochs: int) -> int | None:
