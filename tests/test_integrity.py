@@ -7,7 +7,6 @@ config, two processes on one run dir, killed runs, a full disk (a real tmpfs), t
 from __future__ import annotations
 
 import json
-import os
 import signal
 import stat
 import subprocess
@@ -206,18 +205,6 @@ def test_a_sweep_with_one_job_too_big_runs_nothing(tmp_path):
     proc = launch("-m", *Q, "task.p=47,100003", cwd=tmp_path, check=False, timeout=120)
     assert proc.returncode == 2 and "10,000,600,009 examples" in proc.stderr
     assert "nothing was launched" in proc.stderr and list(tmp_path.iterdir()) == []
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real full disk: a 1.5 MiB tmpfs (needs root, as the SLURM tests and CI do)."""
-    if os.geteuid() != 0:
-        pytest.fail("mounting a tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_a_full_disk_leaves_status_failed_with_the_reason(small_disk, tmp_path):

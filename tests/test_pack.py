@@ -4,21 +4,12 @@ import pytest
 
 from grok.train import Member, train_pack
 from grok.train.packing import make_packs, pack_key
+from tests.conftest import QUICKSTART as QUICK
 from tests.conftest import launch, make_cfg, read_json, read_metrics
-
-QUICK = ["experiment=quickstart", "train.progress=false"]
 
 
 def _numbers(run_dir):
     return [{k: v for k, v in r.items() if k != "wall_seconds"} for r in read_metrics(run_dir)]
-
-
-@pytest.fixture(scope="session")
-def quickstart_alone(tmp_path_factory):
-    """The README quickstart, run as users run it (one process, one run)."""
-    run_dir = tmp_path_factory.mktemp("quickstart") / "run"
-    launch(*QUICK, f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
-    return run_dir
 
 
 @pytest.mark.slow

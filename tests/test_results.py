@@ -19,7 +19,6 @@ import grok
 from grok.store import load_checkpoint
 from grok.train.checkpoints import early_epochs
 from tests.conftest import ROOT, launch, read_metrics
-from tests.test_pack import quickstart_alone  # noqa: F401  (session fixture)
 
 DOCS = ROOT / "docs"
 NOTEBOOKS = sorted(DOCS.glob("*.ipynb"))
@@ -39,7 +38,7 @@ def wd_sweep(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_load_run_gives_config_metrics_checkpoints_model_and_split(quickstart_alone):  # noqa: F811
+def test_load_run_gives_config_metrics_checkpoints_model_and_split(quickstart_alone):
     run = grok.load_run(quickstart_alone)
     rows = read_metrics(quickstart_alone)
     assert run.config.task.p == 47 and run.status == "done"
@@ -139,7 +138,7 @@ def test_notebooks_are_stored_without_outputs():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["analysis.ipynb", "sweep.ipynb"])
-def test_notebook_executes(name, quickstart_alone, wd_sweep, tmp_path):  # noqa: F811
+def test_notebook_executes(name, quickstart_alone, wd_sweep, tmp_path):
     """Each cell runs as in Jupyter (a real ipykernel); an error in any cell fails."""
     import nbformat
     from nbclient import NotebookClient

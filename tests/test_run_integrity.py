@@ -22,13 +22,12 @@ import pytest
 
 from grok.store import RunStore
 from tests.conftest import ROOT, TINY, launch, read_json, read_metrics, start_run
-from tests.test_integrity import (  # noqa: F401
+from tests.test_integrity import (
     LONG,
     Q,
     _snapshot,
     _wait_for_epoch_checkpoints,
     _wait_for_rows,
-    small_disk,
 )
 
 GROK = [sys.executable, "-m", "grok.cli"]
@@ -192,7 +191,7 @@ def test_a_killed_run_reads_as_interrupted_not_running(tmp_path):
 
 
 # 5. an environmental failure resumes; a divergence stays failed --------------------------------
-def test_a_disk_full_failure_resumes_once_there_is_room(small_disk, tmp_path):  # noqa: F811
+def test_a_disk_full_failure_resumes_once_there_is_room(small_disk, tmp_path):
     run = small_disk / "run"
     args = [*TINY, "model=small", "train.epochs=400", "train.checkpoint_every=10", "logger=none"]
     first = launch(*args, f"hydra.run.dir={run}", cwd=tmp_path, check=False)
