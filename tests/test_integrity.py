@@ -19,6 +19,8 @@ import pytest
 from grok.store import RunStore
 from tests.conftest import ROOT, TINY, launch, read_json, read_metrics, start_run
 
+pytestmark = pytest.mark.e2e  # real processes, signals and resumes: end to end
+
 Q = [*TINY, "train.epochs=40", "train.checkpoint_every=10", "train.eval_every=5", "logger=none"]
 LONG = [
     *TINY,

@@ -83,6 +83,7 @@ def test_load_run_reads_a_running_and_a_damaged_run(tmp_path):
     assert run.status == "damaged"
 
 
+@pytest.mark.e2e  # a real 6-run multirun
 def test_load_sweep_one_row_per_run_with_swept_columns(wd_sweep):
     sweep = grok.load_sweep(wd_sweep)
     assert len(sweep) == 6 and sweep.attrs["swept"] == ["optim.wd", "model.seed"]
@@ -109,6 +110,7 @@ def test_load_sweep_reads_a_thousand_runs(tmp_path):
     }
 
 
+@pytest.mark.e2e  # a real 6-run multirun
 def test_grok_ls_formats_for_shell_pipelines(wd_sweep):
     def ls(fmt):
         out = subprocess.run(
