@@ -6,9 +6,10 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?=
+# The slowest 25 tests are listed after every run, so a slow new test shows.
+PYTEST_ARGS ?= --durations=25
 
-.PHONY: run test lint format bench clean-env
+.PHONY: run test test-fast lint format bench clean-env
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop (a few minutes): unit tests and small real runs; no grokking, SLURM or
+# other end-to-end tests (markers in pyproject.toml). `make test` runs everything.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not slurm and not e2e" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -105,6 +105,19 @@ def learn_alone_and_fused(
     return read_metrics(tmp_path / "alone")
 
 
+QUICKSTART = ["experiment=quickstart", "train.progress=false"]
+
+
+@pytest.fixture(scope="session")
+def quickstart_alone(tmp_path_factory) -> Path:
+    """The README quickstart, run as users run it (one process, one run), trained once per
+    session: it is the one run here that groks at full size. Tests only read it; one that
+    writes into a run dir works on a copy (shutil.copytree into its tmp_path)."""
+    run_dir = tmp_path_factory.mktemp("quickstart") / "run"
+    launch(*QUICKSTART, f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
+    return run_dir
+
+
 def launch_preset(tmp_path: Path, *overrides: str) -> tuple[dict, dict]:
     """Start a preset with a short override; return its resolved config and summary."""
     import yaml
@@ -114,6 +127,18 @@ def launch_preset(tmp_path: Path, *overrides: str) -> tuple[dict, dict]:
     return yaml.safe_load((run_dir / "config.yaml").read_text()), read_json(
         run_dir / "summary.json"
     )
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real full disk: a 1.5 MiB tmpfs (needs root, as the SLURM tests and CI do)."""
+    if os.geteuid() != 0:
+        pytest.fail("mounting a tmpfs needs root (CI runs as root)")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
 
 
 INSTALL_SLURM = ROOT / ".ci" / "install-slurm.sh"

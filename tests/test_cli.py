@@ -61,6 +61,7 @@ def _run_dirs(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e  # a real multirun
 def test_multirun_over_wd_writes_one_run_dir_per_job(tmp_path):
     launch(
         "-m",

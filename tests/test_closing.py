@@ -4,8 +4,12 @@ import shlex
 import signal
 import subprocess
 
+import pytest
+
 from tests.conftest import TINY, launch, read_json, start_run
 from tests.test_train import _wait_for_epoch
+
+pytestmark = pytest.mark.e2e  # whole launch.py runs, one interrupted and resumed: end to end
 
 ARGS = [*TINY, "logger=none", "train.epochs=300", "train.log_every=10"]
 

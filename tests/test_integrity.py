@@ -7,7 +7,6 @@ config, two processes on one run dir, killed runs, a full disk (a real tmpfs), t
 from __future__ import annotations
 
 import json
-import os
 import signal
 import stat
 import subprocess
@@ -19,6 +18,8 @@ import pytest
 
 from grok.store import RunStore
 from tests.conftest import ROOT, TINY, launch, read_json, read_metrics, start_run
+
+pytestmark = pytest.mark.e2e  # real processes, signals and resumes: end to end
 
 Q = [*TINY, "train.epochs=40", "train.checkpoint_every=10", "train.eval_every=5", "logger=none"]
 LONG = [
@@ -120,8 +121,9 @@ def test_resume_with_another_config_is_refused_and_config_yaml_stays(tmp_path):
         assert "hydra.run.dir=<new dir>" in proc.stderr and "train.resume=false" in proc.stderr
         assert (run_dir / "config.yaml").read_bytes() == config
         assert _snapshot(run_dir) == before
-    # runtime and bookkeeping keys may change: the resume goes through
-    launch(*LONG, "train.epochs=3000", "hardware.threads=1", "train.progress=false",
+    # runtime and bookkeeping keys may change: the resume goes through (to epoch 300, not
+    # 3000: train.epochs may change too, and the SIGTERM came at epoch ~55)
+    launch(*LONG, "train.epochs=300", "hardware.threads=1", "train.progress=false",
            f"hydra.run.dir={run_dir}", cwd=tmp_path)  # fmt: skip
     assert read_json(run_dir / "summary.json")["status"] == "done"
 
@@ -208,18 +210,6 @@ def test_a_sweep_with_one_job_too_big_runs_nothing(tmp_path):
     assert "nothing was launched" in proc.stderr and list(tmp_path.iterdir()) == []
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real full disk: a 1.5 MiB tmpfs (needs root, as the SLURM tests and CI do)."""
-    if os.geteuid() != 0:
-        pytest.fail("mounting a tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
-
-
 def test_a_full_disk_leaves_status_failed_with_the_reason(small_disk, tmp_path):
     run_dir = small_disk / "run"
     proc = launch(
@@ -277,7 +267,8 @@ def test_a_truncated_newest_state_falls_back_to_an_older_one(tmp_path):
     newest = store.resumable_epochs()[-1]
     path = store.checkpoint_path("state", newest)
     path.write_bytes(path.read_bytes()[:100])
-    proc = launch(*args, "train.epochs=3000", "train.progress=false", f"hydra.run.dir={cut}",
+    # the kill came at epoch ~20: resuming to 200, not 3000, shows the fallback just as well
+    proc = launch(*args, "train.epochs=200", "train.progress=false", f"hydra.run.dir={cut}",
                   cwd=tmp_path, check=False, timeout=600)  # fmt: skip
     assert f"{path}: cannot be read" in proc.stderr and "trying an older checkpoint" in proc.stderr
     assert proc.returncode == 0

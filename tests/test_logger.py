@@ -2,9 +2,14 @@
 
 import shutil
 
+import pytest
+
 from grok.run import run
 from tests.conftest import TINY, make_cfg
 from tests.wandb_files import offline_runs
+
+# W&B offline runs through launch.py, and a bounded network wait
+pytestmark = pytest.mark.e2e
 
 OFFLINE = [*TINY, "logger=wandb", "logger.mode=offline", "train.eval_every=10"]
 

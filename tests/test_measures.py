@@ -19,7 +19,6 @@ from grok.measures.fourier import (
 from grok.measures.nanda import Chunk, nanda_measures
 from grok.run import run_pack
 from tests.conftest import ROOT, make_cfg, read_json, read_metrics
-from tests.test_pack import quickstart_alone  # noqa: F401  (session fixture)
 
 
 def planted(p: int, freqs, d: int = 128, noise: float = 0.05, seed: int = 0) -> torch.Tensor:
@@ -118,7 +117,7 @@ def test_logits_from_the_ops_cosines_have_no_residual_and_restricted_equals_full
 
 
 @pytest.mark.slow
-def test_grokked_quickstart_shows_nanda_progress_measures(quickstart_alone):  # noqa: F811
+def test_grokked_quickstart_shows_nanda_progress_measures(quickstart_alone):
     rows = [r for r in read_metrics(quickstart_alone) if "fourier/gini_embed" in r]
     summary = read_json(quickstart_alone / "summary.json")
     grok = summary["grok_epoch"]

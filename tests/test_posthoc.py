@@ -18,6 +18,8 @@ from grok.store import POSTHOC, load_checkpoint, read_jsonl
 from grok.store.files import strict
 from tests.conftest import ROOT, launch
 
+pytestmark = pytest.mark.e2e  # a real sweep and grok measure processes: end to end
+
 # p=23, tiny model: in 300 epochs the key frequencies settle (the first checkpoint's own
 # differ from the final model's, so final keys and online keys give different values).
 RUNS = [

@@ -14,7 +14,6 @@ from grok.report.render import plotly_figure
 from grok.report.run_figures import run_figures
 from grok.report.sweep import sweep_figures
 from tests.conftest import ROOT, launch
-from tests.test_pack import quickstart_alone  # noqa: F401  (session fixture: a grokked run)
 
 CHROMIUM = "/usr/bin/chromium"
 RUN_FIGURES = {
@@ -69,7 +68,7 @@ def sweep_dir(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_run_report_renders_every_figure(quickstart_alone, tmp_path):  # noqa: F811
+def test_run_report_renders_every_figure(quickstart_alone, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(quickstart_alone, run_dir)
     out = grok_cli("report", str(run_dir)).stdout
@@ -185,7 +184,7 @@ def open_in_chromium(html: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_html_opens_in_headless_chromium_without_errors(quickstart_alone, sweep_dir, tmp_path):  # noqa: F811
+def test_html_opens_in_headless_chromium_without_errors(quickstart_alone, sweep_dir, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(quickstart_alone, run_dir)
     run_html = report(run_dir, png=False)["html"][0]

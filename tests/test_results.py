@@ -19,7 +19,6 @@ import grok
 from grok.store import load_checkpoint
 from grok.train.checkpoints import early_epochs
 from tests.conftest import ROOT, launch, read_metrics
-from tests.test_pack import quickstart_alone  # noqa: F401  (session fixture)
 
 DOCS = ROOT / "docs"
 NOTEBOOKS = sorted(DOCS.glob("*.ipynb"))
@@ -39,7 +38,7 @@ def wd_sweep(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_load_run_gives_config_metrics_checkpoints_model_and_split(quickstart_alone):  # noqa: F811
+def test_load_run_gives_config_metrics_checkpoints_model_and_split(quickstart_alone):
     run = grok.load_run(quickstart_alone)
     rows = read_metrics(quickstart_alone)
     assert run.config.task.p == 47 and run.status == "done"
@@ -84,6 +83,7 @@ def test_load_run_reads_a_running_and_a_damaged_run(tmp_path):
     assert run.status == "damaged"
 
 
+@pytest.mark.e2e  # a real 6-run multirun
 def test_load_sweep_one_row_per_run_with_swept_columns(wd_sweep):
     sweep = grok.load_sweep(wd_sweep)
     assert len(sweep) == 6 and sweep.attrs["swept"] == ["optim.wd", "model.seed"]
@@ -110,6 +110,7 @@ def test_load_sweep_reads_a_thousand_runs(tmp_path):
     }
 
 
+@pytest.mark.e2e  # a real 6-run multirun
 def test_grok_ls_formats_for_shell_pipelines(wd_sweep):
     def ls(fmt):
         out = subprocess.run(
@@ -139,7 +140,7 @@ def test_notebooks_are_stored_without_outputs():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["analysis.ipynb", "sweep.ipynb"])
-def test_notebook_executes(name, quickstart_alone, wd_sweep, tmp_path):  # noqa: F811
+def test_notebook_executes(name, quickstart_alone, wd_sweep, tmp_path):
     """Each cell runs as in Jupyter (a real ipykernel); an error in any cell fails."""
     import nbformat
     from nbclient import NotebookClient

@@ -19,6 +19,8 @@ from grok.run import run_pack
 from grok.store import RunStore
 from tests.conftest import ROOT, launch, make_cfg, read_json, read_metrics
 
+pytestmark = pytest.mark.e2e  # trained runs, a killed sweep and its resume: end to end
+
 R = ["task=reversal", "task.length=4", "task.vocab=3", "model=tiny", "measures=none"]
 R += ["logger=none", "train.progress=false", "hardware.threads=1", "optim.lr=1e-3"]
 R += ["train.epochs=300", "train.eval_every=5", "train.log_every=50", "train.checkpoint_every=50"]
@@ -143,7 +145,8 @@ def test_kill_after_one_member_stopped_resumes_only_the_others(tmp_path):
     """A packed sweep SIGKILLed after one member stopped: the rerun leaves the stopped run
     as it is and resumes the other exactly (it equals its lone run)."""
     sweep = tmp_path / "sweep"
-    long = [*R, "train.epochs=2000", "train.stop_after_grok=0"]
+    # 1000 epochs: the kill comes at ~300, the lr 1e-4 member's first checkpoint after that
+    long = [*R, "train.epochs=1000", "train.stop_after_grok=0"]
     args = ["-m", *long, "optim.lr=1e-3,1e-4", f"hydra.sweep.dir={sweep}"]
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "launch.py"), *args],

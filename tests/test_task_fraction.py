@@ -36,6 +36,7 @@ def test_bad_parameters():
     )
 
 
+@pytest.mark.e2e  # trains alone and in a pack to learning
 def test_learns_alone_and_fused(tmp_path):
     """Test MSE ends below 0.3x its initial value."""
     small = [

@@ -98,6 +98,7 @@ TEST_SIZE = [
 ]
 
 
+@pytest.mark.e2e  # trains alone and in a pack to learning
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "x2+y2"])
 def test_learns_alone_and_fused(tmp_path, op):
     """Test loss ends below half its initial value (~log 23 = 3.1); fused == alone."""
@@ -106,6 +107,7 @@ def test_learns_alone_and_fused(tmp_path, op):
     assert rows[-1]["train_acc"] > 0.9
 
 
+@pytest.mark.e2e  # trains alone and in a pack to learning
 def test_random_table_control_does_not_generalize(tmp_path):
     rows = learn_alone_and_fused(tmp_path, [*TEST_SIZE, "task.op=rand"], ["model.seed=1"])
     assert rows[-1]["train_acc"] == 1.0 and rows[-1]["test_loss"] > rows[0]["test_loss"]

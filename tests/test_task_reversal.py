@@ -1,5 +1,6 @@
 """Sequence reversal (seed 004): data, split, learning, preset."""
 
+import pytest
 import torch
 
 from grok.config import problems
@@ -39,6 +40,7 @@ def test_bad_parameters():
     )
 
 
+@pytest.mark.e2e  # trains alone and in a pack to learning
 def test_learns_alone_and_fused(tmp_path):
     """Minibatch training: test loss ends below 0.1x its initial (~log 5).
 

@@ -36,6 +36,7 @@ def test_bad_parameters():
     assert any("task.n_points=1" in e for e in errs)
 
 
+@pytest.mark.e2e  # trains alone and in a pack to learning
 def test_learns_alone_and_fused(tmp_path):
     """Test MSE ends below 0.4x its initial value; R^2 rises above 0. (The preset starts from
     seed 000's nn.Linear init, far off: MSE ~27 here, so R^2 climbs slowly.)"""
