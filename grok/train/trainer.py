@@ -15,17 +15,21 @@ at a member's stop and at the end.
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sys
 import time
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from grok import hardware
 from grok.train import resume
 from grok.train.checkpoints import checkpoint_at
 from grok.train.cuda_graph import capture_step
+from grok.train.eta import Estimate
 from grok.train.member import Member, MemberRecord, MemberSpec
 from grok.train.pack import Pack
 from grok.train.records import Measured, Pending, measure, postfix, write_rows
@@ -58,8 +62,11 @@ class PackTrainer:
 
     # --- loop ---------------------------------------------------------------------
     def fit(self) -> list[dict[str, Any]]:
-        """Train to ``train.epochs``; every exit leaves a true status (``resume.finalize``)."""
-        with stop_on_signals() as self.signals:
+        """Train to ``train.epochs``; every exit leaves a true status (``resume.finalize``).
+        With the bar on, console log lines (Hydra's, a library's INFO such as devinterp's)
+        print above it instead of tearing it."""
+        logs = logging_redirect_tqdm() if self.show_bar else contextlib.nullcontext()
+        with stop_on_signals() as self.signals, logs:
             try:
                 summaries = self._fit()
             except Exception as e:
@@ -95,13 +102,14 @@ class PackTrainer:
             mininterval=1.0,
             dynamic_ncols=True,
         )
-        last_bar = start
+        estimate = Estimate(start, self.epochs, self.progress.device, self._say)
         pending = self._restart(start, pending, bar)
         for epoch in range(start + 1, self.epochs + 1):
             if not self.records:
                 break  # every member stopped
             self.stack.train_epoch(self.graph)
             self.progress.epoch = epoch
+            bar.update()  # a host counter: the bar moves every epoch, with no device sync
             self._evaluate_due(epoch, pending)
             stopping = self.signals.stop is not None
             requested = self.signals.checkpoint_requested
@@ -110,10 +118,13 @@ class PackTrainer:
                 for record in self.records:
                     record.interrupted()
             self.signals.checkpoint_requested = False
-            if epoch % self.log_every == 0 or checkpoint or self._flush_due(epoch):
+            logged = epoch % self.log_every == 0
+            if self.show_bar:
+                estimate.update(epoch, time.perf_counter() - t0, logged)
+            if logged or checkpoint or self._flush_due(epoch):
                 now = wall()
-                self._flush(pending, bar, epoch - last_bar, now)
-                pending, last_bar = [], epoch
+                self._flush(pending, bar, now)
+                pending = []
                 self._settle(epoch, now)  # stopped members: record, then leave
                 if not any(r.active for r in self.records):
                     break  # every member diverged or stopped: nothing left to train
@@ -144,7 +155,7 @@ class PackTrainer:
     def _flush_due(self, epoch: int) -> bool:
         return any(r.stop.flush_due(epoch) for r in self.records)
 
-    def _flush(self, pending: Pending, bar: Any, advance: int, wall: float) -> None:
+    def _flush(self, pending: Pending, bar: Any, wall: float) -> None:
         if pending:
             latest = write_rows(
                 pending,
@@ -156,7 +167,6 @@ class PackTrainer:
                 self.progress.epoch,
             )
             bar.set_postfix(postfix(latest, self.stack.task.milestone), refresh=False)
-        bar.update(advance)
 
     def _finalize(self, i: int, wall: float) -> dict[str, Any]:
         cut = self.signals.stop is not None and self.progress.epoch < self.epochs
@@ -174,7 +184,7 @@ class PackTrainer:
                 if record.stop.undecided:
                     record.stop.learn(record.store.read_metrics(), spec.task.milestone, epoch)
         if self._flush_due(epoch):
-            self._flush(pending, bar, 0, self.progress.wall_before)
+            self._flush(pending, bar, self.progress.wall_before)
             pending = []
         self._settle(epoch, self.progress.wall_before, save=epoch == 0)
         return pending
@@ -202,6 +212,10 @@ class PackTrainer:
         self.stack.take(keep, self.specs)
         if self.graph is not None:
             self.graph = capture_step(self.stack)
+
+    @staticmethod
+    def _say(line: str) -> None:
+        tqdm.write(line, file=sys.stderr)  # above the bar, on the bar's stream
 
     def _desc(self) -> str:
         name = self.specs[0].cfg.task.name
