@@ -108,13 +108,28 @@ def learn_alone_and_fused(
 QUICKSTART = ["experiment=quickstart", "train.progress=false"]
 
 
+def _session_root(tmp_path_factory) -> Path:
+    """A folder all pytest-xdist workers of this session share (the session's own basetemp
+    when there are no workers)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def quickstart_alone(tmp_path_factory) -> Path:
     """The README quickstart, run as users run it (one process, one run), trained once per
-    session: it is the one run here that groks at full size. Tests only read it; one that
-    writes into a run dir works on a copy (shutil.copytree into its tmp_path)."""
-    run_dir = tmp_path_factory.mktemp("quickstart") / "run"
-    launch(*QUICKSTART, f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
+    session, whichever worker asks first (a file lock): it is the one run here that groks at
+    full size. Tests only read it; one that writes into a run dir works on a copy
+    (shutil.copytree into its tmp_path)."""
+    from filelock import FileLock
+
+    root = _session_root(tmp_path_factory)
+    run_dir = root / "quickstart" / "run"
+    with FileLock(str(root / "quickstart.lock")):
+        if not (run_dir / "summary.json").exists():
+            shutil.rmtree(run_dir.parent, ignore_errors=True)  # a worker that failed midway
+            run_dir.parent.mkdir()
+            launch(*QUICKSTART, f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
     return run_dir
 
 
@@ -170,3 +185,29 @@ def slurm_cluster() -> Iterator:
         for key, value in cluster.env.items():
             mp.setenv(key, value)
         yield cluster
+
+
+def _scheduling_unit(nodeid: str) -> str:
+    """pytest-xdist hands out whole files (module fixtures are built once), and every SLURM
+    test as one unit: they share the session's one cluster, so they run on one worker."""
+    path = nodeid.split("::")[0]
+    return "slurm" if Path(path).name.startswith("test_slurm") else path
+
+
+class _FileScheduling:
+    """Registered only where pytest-xdist is loaded (its hook is unknown elsewhere)."""
+
+    @staticmethod
+    def pytest_xdist_make_scheduler(config, log):
+        from xdist.scheduler import LoadScopeScheduling
+
+        class ByFile(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return _scheduling_unit(nodeid)
+
+        return ByFile(config, log)
+
+
+def pytest_configure(config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_FileScheduling())
