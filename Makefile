@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The slowest 25 tests are listed after every run, so a slow new test shows.
 PYTEST_ARGS ?= --durations=25
-# pytest-xdist workers (one per core): whole test files per worker, all SLURM tests on one.
+# pytest-xdist workers, one per core; the groups of tests that share a fixture: tests/conftest.py
 PYTEST_WORKERS ?= auto
 
 .PHONY: run test test-fast lint format bench clean-env
@@ -23,12 +23,12 @@ run: $(STAMP)
 	$(BIN)/python launch.py experiment=quickstart
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The inner loop (a few minutes): unit tests and small real runs; no grokking, SLURM or
 # other end-to-end tests (markers in pyproject.toml). `make test` runs everything.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow and not slurm and not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow and not slurm and not e2e" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -187,27 +187,14 @@ def slurm_cluster() -> Iterator:
         yield cluster
 
 
-def _scheduling_unit(nodeid: str) -> str:
-    """pytest-xdist hands out whole files (module fixtures are built once), and every SLURM
-    test as one unit: they share the session's one cluster, so they run on one worker."""
-    path = nodeid.split("::")[0]
-    return "slurm" if Path(path).name.startswith("test_slurm") else path
-
-
-class _FileScheduling:
-    """Registered only where pytest-xdist is loaded (its hook is unknown elsewhere)."""
-
-    @staticmethod
-    def pytest_xdist_make_scheduler(config, log):
-        from xdist.scheduler import LoadScopeScheduling
-
-        class ByFile(LoadScopeScheduling):
-            def _split_scope(self, nodeid: str) -> str:
-                return _scheduling_unit(nodeid)
-
-        return ByFile(config, log)
-
-
-def pytest_configure(config) -> None:
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_FileScheduling())
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for ``--dist loadgroup`` (``make test``): tests that share the session's SLURM
+    cluster run on one worker; so do the tests of a file with a module-scoped fixture, which
+    is then built once. Every other test goes wherever a worker is free."""
+    for item in items:
+        defs = item._fixtureinfo.name2fixturedefs.values()
+        if item.get_closest_marker("slurm") or "slurm_cluster" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+        elif any(d[-1].scope == "module" for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))

@@ -210,7 +210,7 @@ def _alone(overrides: tuple[str, ...], root: Path) -> tuple[Path, dict]:
     return run_dir, summary
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # a cache: each pytest-xdist worker keeps its own
 def alone_root(tmp_path_factory):
     _alone.cache_clear()
     return tmp_path_factory.mktemp("alone")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -37,13 +39,27 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def configure(device: torch.device, threads: int | None, tf32: bool | None) -> None:
-    """Process-wide numeric settings. TF32 is off unless asked for (fidelity first)."""
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = bool(tf32)
-        torch.backends.cudnn.allow_tf32 = bool(tf32)
+@contextlib.contextmanager
+def configured(device: torch.device, threads: int | None, tf32: bool | None) -> Iterator[None]:
+    """Process-wide numeric settings for one training, restored after it: a run in a notebook
+    or a test must not leave the next one on its thread count (CPU sums are split by thread,
+    so the count changes the last bits). TF32 is off unless asked for (fidelity first)."""
+    before = (
+        torch.get_num_threads(),
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+    )
+    try:
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = bool(tf32)
+            torch.backends.cudnn.allow_tf32 = bool(tf32)
+        yield
+    finally:
+        if torch.get_num_threads() != before[0]:
+            torch.set_num_threads(before[0])
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before[1:]
 
 
 def describe(device: torch.device) -> str:

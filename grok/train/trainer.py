@@ -43,7 +43,6 @@ class PackTrainer:
         self.pack = Pack([m.cfg for m in members])
         shared = self.pack.shared
         device = hardware.resolve_device(shared("hardware.device"))
-        hardware.configure(device, shared("hardware.threads"), shared("hardware.tf32"))
         self.show_bar = progress
         # Per-member state: two lists, cut together when members leave (``leave``).
         self.specs = [MemberSpec.of(m.cfg, device) for m in members]
@@ -232,7 +231,10 @@ def train_pack(members: list[Member], progress: bool = True) -> list[dict[str, A
                 sink.catch_up(member.plan.summary)
     todo = [i for i, m in enumerate(members) if m.plan.kind != "finished"]
     if todo:
-        trained = PackTrainer([members[i] for i in todo], progress=progress).fit()
+        shared = Pack([members[i].cfg for i in todo]).shared
+        device = hardware.resolve_device(shared("hardware.device"))
+        with hardware.configured(device, shared("hardware.threads"), shared("hardware.tf32")):
+            trained = PackTrainer([members[i] for i in todo], progress=progress).fit()
         for i, summary in zip(todo, trained, strict=True):
             summaries[i] = summary
     return summaries
