@@ -39,6 +39,8 @@ ADDED_KEYS: dict[str, dict[str, object]] = {
         "unembed_bias": None,
         "io_init": "scheme",
         "bias_init": "zero",
+        "mlp_bias": None,
+        "attn_rate": 1.0,
     },
 }
 

@@ -69,6 +69,8 @@ KEYS: dict[str, Key] = {
     "task.op": Key(M, "add"),  # div drops b = 0: task.shape_key puts it in its own packs
     "task.p": Key(P, 29),
     "task.table_seed": Key(M, 3, context=("task.op=rand",)),
+    "task.eq_token": Key(P, False),  # the input length
+    "task.diff_vocab": Key(P, True),  # the vocabulary size
     # sine (seed 000)
     "task.n_points": Key(P, 50),
     "task.k_min": Key(M, 0.5),
@@ -97,6 +99,8 @@ KEYS: dict[str, Key] = {
     "model.init_gain": Key(M, 3.0, context=("model.init=xavier_normal",)),
     # per member: a fused template scales by a buffer each member fills with its own value
     "model.logit_scale": Key(M, 2.0),
+    "model.attn_rate": Key(M, 0.3),  # a buffer per member, as logit_scale
+    "model.mlp_bias": Key(P, True),
     # the seeds' architectures and inits (experiment=*_seed)
     "model.ln_position": Key(P, "post", context=("model.normalization=LN",)),
     "model.ln_final": Key(P, False, context=("model.normalization=LN",)),

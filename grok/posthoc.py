@@ -1,5 +1,6 @@
 """``grok measure``: the Fourier suite on every saved checkpoint, with the final model's key
-frequencies, as Nanda et al. (2023) compute their progress measures.
+frequencies, as Nanda et al. (2023) compute their progress measures; for a run that measures
+``pizza`` online, Zhong et al.'s Clock/Pizza values of each checkpoint join its row.
 
 Why post hoc. During training each measured epoch can only use its own key frequencies
 (``fourier/key_freqs``): the final model does not exist yet. Nanda et al. and seed 001 fix
@@ -57,6 +58,7 @@ from tqdm.auto import tqdm
 from grok.keys import UnknownKey, flat_config
 from grok.measures.fourier import op_group
 from grok.measures.modular import FourierMeasure, fourier_values, key_freq_list, model_forward
+from grok.measures.pizza import PizzaMeasure
 from grok.packing import pack_key
 from grok.store import POSTHOC, DamagedFile, RunStore, find_runs, load_checkpoint, read_jsonl
 from grok.store.files import atomic_write_bytes, jsonl_lines
@@ -228,6 +230,8 @@ def measure_batch(
         params = dict(ckpt.model.named_parameters())
         forward = model_forward(ckpt.model, ckpt.task)
         values = fourier_values(ckpt.task, params, forward, ckpt.model, key_freqs=work.keys)
+        if "pizza" in (ckpt.config.get("measures") or {}).get("names", []):
+            values |= PizzaMeasure.values(ckpt.model, ckpt.task)  # the run measures them
         rows.append(work.annotate(epoch, values))
     return rows
 

@@ -188,10 +188,12 @@ def slurm_cluster() -> Iterator:
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Groups for ``--dist loadgroup`` (``make test``): tests that share the session's SLURM
     cluster run on one worker; so do the tests of a file with a module-scoped fixture, which
     is then built once. Every other test goes wherever a worker is free."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
     for item in items:
         defs = item._fixtureinfo.name2fixturedefs.values()
         if item.get_closest_marker("slurm") or "slurm_cluster" in item.fixturenames:

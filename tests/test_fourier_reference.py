@@ -162,8 +162,11 @@ def streamed(model, group: CyclicGroup, train_mask, key_freqs: list[int]):
     def forward(x):
         return model(x, read_pos=LAST, return_neurons=True, return_resid=True)
 
+    def encode(a, b):  # seed 001's inputs [a, b, =], '=' the token p
+        return torch.stack([a, b, torch.full_like(a, p)], dim=1)
+
     # a few rows per chunk, so that the sums really run over several chunks
-    chunks = pair_chunks(group, forward, p, width, torch.device("cpu"), 3 * group.n * width)
+    chunks = pair_chunks(group, forward, encode, width, torch.device("cpu"), 3 * group.n * width)
     params = dict(model.named_parameters())
     return nanda_measures(
         group,

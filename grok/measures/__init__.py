@@ -14,6 +14,7 @@ from typing import Any
 from grok import checks
 from grok.measures.base import Measure
 from grok.measures.modular import FourierMeasure
+from grok.measures.pizza import PizzaMeasure
 from grok.measures.softmax import SoftmaxMeasure
 from grok.measures.tasks import FractionMeasure, ReversalMeasure, SineMeasure
 from grok.measures.weights import WeightMeasure
@@ -25,6 +26,7 @@ MEASURES: dict[str, type[Measure]] = {
     for m in (
         WeightMeasure,
         FourierMeasure,
+        PizzaMeasure,
         SoftmaxMeasure,
         SineMeasure,
         ReversalMeasure,

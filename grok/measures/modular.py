@@ -98,7 +98,7 @@ def fourier_values(
     cfg = model.cfg
     out = nanda_measures(
         group,
-        pair_chunks(group, forward, task.p, task.p + cfg.d_mlp + cfg.d_model, device),
+        pair_chunks(group, forward, task.encode, task.p + cfg.d_mlp + cfg.d_model, device),
         w_out,
         w_u,
         keys if key_freqs is None else key_freqs,

@@ -275,13 +275,13 @@ def nanda_measures(
 def pair_chunks(
     group: CyclicGroup,
     forward: Callable[[Tensor], tuple[Tensor, Tensor, Tensor]],
-    p: int,
+    encode: Callable[[Tensor, Tensor], Tensor],
     width: int,
     device: torch.device,
     chunk_values: int = CHUNK_VALUES,
 ) -> Iterator[Chunk]:
     """The model's outputs for all group pairs, rows of j_a at a time (every j_b).
-    ``forward`` maps tokens [b, 3] (``a b =``, '=' being token p) to (logits, neurons,
+    ``forward`` maps tokens [b, n_ctx] (``encode(a, b)``, the task's) to (logits, neurons,
     final residual) at its read positions, of which the last is kept; ``width`` = floats
     per pair (p + d_mlp + d_model), so a chunk holds ~``chunk_values`` of them."""
     n = group.n
@@ -292,7 +292,7 @@ def pair_chunks(
         ja = torch.arange(start, min(start + rows, n), device=device)
         ja_pairs, jb_pairs = ja.repeat_interleave(n), jb.repeat(len(ja))
         a, b = tokens[ja_pairs], tokens[jb_pairs]
-        logits, neurons, resid = forward(torch.stack([a, b, torch.full_like(a, p)], dim=1))
+        logits, neurons, resid = forward(encode(a, b))
         yield Chunk(ja_pairs, jb_pairs, logits[:, -1], neurons[:, -1], resid[:, -1])
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from grok import checks
+from grok.model.config import ACTIVATIONS, LN_POSITIONS, TransformerConfig
 from grok.model.init import BIAS_INITS, INITS, IO_INITS
-from grok.model.transformer import ACTIVATIONS, LN_POSITIONS, Transformer, TransformerConfig
+from grok.model.transformer import Transformer
 
 _POSITIVE = ("n_layers", "n_heads", "d_model", "d_head", "d_mlp")
 
@@ -56,6 +57,13 @@ def _seed_option_problems(cfg: Any) -> list[str]:
         (None, True, False),
         text="must be null (as model.bias), true or false",
     )
+    errors += checks.choice(
+        "model.mlp_bias",
+        cfg.get("mlp_bias"),
+        (None, True, False),
+        text="must be null (as model.bias), true or false",
+    )
+    errors += checks.number("model.attn_rate", cfg.get("attn_rate"), ge=0, le=1)
     errors += checks.number("model.dropout", cfg.get("dropout"), ge=0, lt=1)
     errors += checks.integer(
         "model.dropout_steps",
@@ -93,6 +101,8 @@ def model_config(cfg: Any, task: Any) -> TransformerConfig:
         unembed_bias=cfg.unembed_bias,
         io_init=str(cfg.io_init),
         bias_init=str(cfg.bias_init),
+        mlp_bias=cfg.mlp_bias,
+        attn_rate=float(cfg.attn_rate),
     )
 
 

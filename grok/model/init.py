@@ -6,6 +6,10 @@ member starts from exactly the weights of its lone run. Parameters are drawn in
 
 Seed-faithful options (``model.init``, ``model.io_init``, ``model.bias_init``):
 
+- ``zhong2023``: Zhong et al. 2023 (fjzzq2002/pizza, code/train-main.py) draw every weight
+  as randn / sqrt(d_model), except W_U / sqrt(d_vocab) and W_in / sqrt(d_mlp) (their W_in
+  is [d_mlp, d_model]: the fan-out); times ``init_gain``.
+
 - ``xavier_normal_packed``: seed 002 calls ``xavier_normal_(gain=2)`` on every matrix of a
   ``nn.TransformerEncoderLayer``, whose attention keeps Q, K and V in one packed
   ``in_proj_weight [3 d_model, d_model]``: fan_in = d_model, fan_out = 3 heads d_head, so
@@ -27,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-INITS = ("normal", "xavier_normal", "xavier_normal_packed")
+INITS = ("normal", "xavier_normal", "xavier_normal_packed", "zhong2023")
 IO_INITS = ("scheme", "linear")
 BIAS_INITS = ("zero", "linear")
 _LINEAR_BIASES = ("b_E", "b_in", "b_out", "b_U")  # nn.Linear biases in seeds 000 / 002
@@ -43,6 +47,9 @@ def weight_std(cfg: Any, leaf: str, shape: torch.Size) -> float:
     W_Q maps d_model -> heads*d_head; W_O maps heads*d_head -> d_model)."""
     if cfg.init == "normal":
         return cfg.initializer_range
+    if cfg.init == "zhong2023":  # code/train-main.py: torch.randn(shape) / sqrt(n)
+        n = {"W_U": cfg.d_vocab, "W_in": cfg.d_mlp}.get(leaf, cfg.d_model)
+        return cfg.init_gain / math.sqrt(n)
     if len(shape) == 3:  # [heads, a, b]
         if leaf == "W_O":
             fan_sum = shape[0] * shape[1] + shape[2]

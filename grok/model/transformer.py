@@ -14,75 +14,15 @@ HookedTransformer that grokking work uses on that kept infrastructure, so that
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from transformer_lens import ActivationCache, HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
-from grok.model.init import BIAS_INITS, INITS, IO_INITS, init_weights
-
-ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "gelu_new": lambda x: F.gelu(x, approximate="tanh")}
-NORMALIZATIONS = (None, "LN")
-INPUT_KINDS = ("tokens", "scalar")
-LN_POSITIONS = ("pre", "post")
-
-
-@dataclass(frozen=True)
-class TransformerConfig:
-    """Shapes and architecture switches; field names follow HookedTransformerConfig."""
-
-    n_layers: int
-    n_heads: int
-    d_model: int
-    d_head: int
-    d_mlp: int
-    d_vocab: int
-    d_vocab_out: int
-    n_ctx: int
-    act_fn: str = "relu"
-    normalization_type: str | None = None
-    bias: bool = False  # False: biases exist as zero buffers (seed 001 froze them at 0)
-    causal: bool = True
-    init_std: float | None = None  # None: 0.8/sqrt(d_model), HookedTransformer's "gpt2" init
-    init: str = "normal"  # or "xavier_normal" / "xavier_normal_packed" (seed 002), x init_gain
-    init_gain: float = 1.0
-    input_kind: str = "tokens"  # "scalar": one real number per example (seed 000's k)
-    attn_only: bool = False
-    logit_scale: float = 1.0  # multiplies the logits (Kumar et al. 2024); 1.0: no multiply
-    ln_position: str = "pre"  # "post": LN after each residual add (seed 002's encoder layers)
-    ln_final: bool = True  # False: no LN before the unembedding (seeds 000 and 002)
-    unembed_bias: bool | None = None  # trainable b_U; None: as ``bias`` (seed 000: True)
-    io_init: str = "scheme"  # "linear": W_E (scalar input) and W_U as nn.Linear (seed 000)
-    bias_init: str = "zero"  # "linear": nn.Linear's U(+-1/sqrt(fan_in)) (grok/model/init.py)
-
-    def __post_init__(self) -> None:
-        if self.act_fn not in ACTIVATIONS:
-            raise ValueError(f"act_fn={self.act_fn!r}; allowed: {sorted(ACTIVATIONS)}")
-        if self.input_kind not in INPUT_KINDS:
-            raise ValueError(f"input_kind={self.input_kind!r}; allowed: {INPUT_KINDS}")
-        for name, allowed in (
-            ("init", INITS),
-            ("io_init", IO_INITS),
-            ("bias_init", BIAS_INITS),
-            ("ln_position", LN_POSITIONS),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r}; allowed: {allowed}")
-        if self.normalization_type not in NORMALIZATIONS:
-            raise ValueError(
-                f"normalization_type={self.normalization_type!r}; allowed: None or 'LN'"
-            )
-
-    @property
-    def initializer_range(self) -> float:
-        return self.init_std if self.init_std is not None else 0.8 / math.sqrt(self.d_model)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from grok.model.config import ACTIVATIONS, TransformerConfig
+from grok.model.init import init_weights
 
 
 def _bias(module: nn.Module, name: str, shape: tuple[int, ...], trainable: bool) -> None:
@@ -171,6 +111,9 @@ class Attention(nn.Module):
         self.use_bias = cfg.bias
         self.causal = cfg.causal
         self.scale = math.sqrt(e)
+        self.mixed = cfg.attn_rate != 1.0
+        if self.mixed:  # a buffer: a fused pack passes each member's own rate (MEMBER_BUFFERS)
+            self.register_buffer("attn_rate", torch.tensor(cfg.attn_rate), persistent=False)
         for hook in ("q", "k", "v", "attn_scores", "pattern", "z"):
             setattr(self, f"hook_{hook}", HookPoint())
 
@@ -191,8 +134,16 @@ class Attention(nn.Module):
             k_pos = torch.arange(x_kv.shape[1], device=x_kv.device)
             future = k_pos[None, :] > k_pos[q_pos][:, None]
             scores = scores.masked_fill(future, float("-inf"))
-        scores = self.hook_attn_scores(scores)
-        pattern = _dropped(self.hook_pattern(scores.softmax(dim=-1)), drop)
+        pattern = self.hook_attn_scores(scores).softmax(dim=-1)
+        if self.mixed:
+            # Zhong et al. 2023 (code/train-main.py): (1 - rate) is added to every entry, not
+            # renormalised (a row sums to rate + (1 - rate) n_keys); rate 0 is constant
+            # attention, their model A ("pizza"). Their causal mask is never applied; here a
+            # causal model keeps its future entries at 0 (model.causal=false is theirs).
+            pattern = self.attn_rate * pattern + (1 - self.attn_rate)
+            if self.causal:
+                pattern = pattern.masked_fill(future, 0.0)
+        pattern = _dropped(self.hook_pattern(pattern), drop)
         z = self.hook_z(torch.einsum("bkhe,bhqk->bqhe", v, pattern))
         out = torch.einsum("bqhe,hed->bqd", z, self.W_O)
         return out + self.b_O if self.use_bias else out
@@ -203,9 +154,10 @@ class MLP(nn.Module):
         super().__init__()
         self.W_in = nn.Parameter(torch.empty(cfg.d_model, cfg.d_mlp))
         self.W_out = nn.Parameter(torch.empty(cfg.d_mlp, cfg.d_model))
-        _bias(self, "b_in", (cfg.d_mlp,), cfg.bias)
-        _bias(self, "b_out", (cfg.d_model,), cfg.bias)
-        self.use_bias = cfg.bias
+        trainable = cfg.bias if cfg.mlp_bias is None else cfg.mlp_bias
+        _bias(self, "b_in", (cfg.d_mlp,), trainable)
+        _bias(self, "b_out", (cfg.d_model,), trainable)
+        self.use_bias = trainable
         self.act = ACTIVATIONS[cfg.act_fn]
         self.hook_pre = HookPoint()
         self.hook_post = HookPoint()

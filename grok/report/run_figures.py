@@ -214,7 +214,7 @@ def _modular(run: Run, model: Any, task: Any) -> list[Figure]:
         forward = model_forward(model, task)  # the forward the measure runs on each member
         width = task.p + model.cfg.d_mlp + model.cfg.d_model
         with torch.no_grad():
-            chunks = pair_chunks(group, forward, task.p, width, torch.device("cpu"))
+            chunks = pair_chunks(group, forward, task.encode, width, torch.device("cpu"))
             fractions = neuron_freq_norm(
                 accumulate(group, chunks, FourierMeasure.train_mask(task, group))
             )

@@ -8,6 +8,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
+from grok.report.algorithm import pizza_vs
 from grok.report.groups import (
     SEED_KEYS,
     Layout,
@@ -289,6 +290,7 @@ def sweep_figures(
         milestones_vs(runs, lay),
         overlaid_curves(runs, lay),
         posthoc_curves(runs, lay),
+        pizza_vs(runs, lay),
         phase_diagram(runs, lay.keys),
     ]
     # a categorical key (method, task.op) gets its medians as a table, as the numeric

@@ -13,6 +13,7 @@ a reduction differently when its length or batch changes).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -23,6 +24,7 @@ from torch.func import functional_call
 from grok.errors import ConfigError
 from grok.measures.base import Examples, MemberView
 from grok.model import Transformer
+from grok.model.config import MEMBER_BUFFERS
 from grok.model.dropout import Masks, mask_shapes, pack_masks
 from grok.optim import build_optimizer
 from grok.optim.stacked import StackedOptimizer
@@ -54,9 +56,8 @@ class Stack:
         fuse = pack.shared("train.fuse")
         self.fused = device.type == "cuda" if fuse == "auto" else bool(fuse)
         # The template is a module to call functionally: only its architecture matters, and
-        # whether it scales its logits (each member's own scale goes in as a buffer).
-        scaled = [s.model_cfg for s in specs if s.model_cfg.logit_scale != 1.0]
-        self.template = Transformer((scaled or [specs[0].model_cfg])[0]).to(device)
+        # which member buffers it holds (each member's own value goes in through them).
+        self.template = Transformer(_template_config([s.model_cfg for s in specs])).to(device)
         self.params = self._init_params(specs)  # name -> [M, *TL shape]
         self.train, self.test = stack_splits([s.task for s in specs], device)
         if self.batch_size is not None and len(set(self.train.sizes)) != 1:
@@ -65,9 +66,9 @@ class Stack:
         self.steps_per_epoch = 1 if full else math.ceil(self.train.sizes[0] / self.batch_size)
         self.total_steps = int(pack.shared("train.epochs")) * self.steps_per_epoch
         self.steps_done = 0  # optimizer steps so far (host-side: deciding never syncs)
-        self._arrange(specs, scaled=bool(scaled))
+        self._arrange(specs)
 
-    def _arrange(self, specs: list[MemberSpec], scaled: bool) -> None:
+    def _arrange(self, specs: list[MemberSpec]) -> None:
         """What follows from the member list (at construction, and when members leave)."""
         self.specs = specs
         n = len(specs)
@@ -77,11 +78,17 @@ class Stack:
             name: torch.tensor([name == m for m in self.losses], device=self.device)
             for name in set(self.losses)
         }
-        self.logit_scales = (  # [M]
-            torch.tensor([s.model_cfg.logit_scale for s in specs], device=self.device)
-            if scaled
-            else None
-        )
+        self.member_buffers = {  # buffer name -> [M], each member's value
+            name: torch.tensor(
+                [
+                    float(getattr(s.model_cfg, MEMBER_BUFFERS[name.rsplit(".", 1)[-1]]))
+                    for s in specs
+                ],
+                device=self.device,
+            )
+            for name, _ in self.template.named_buffers()
+            if name.rsplit(".", 1)[-1] in MEMBER_BUFFERS
+        }
         self.any_dropout = any(s.dropout.rate > 0 for s in specs)
         self.optimizer: StackedOptimizer = build_optimizer(
             self.params,
@@ -113,7 +120,7 @@ class Stack:
             k: v.detach().index_select(0, index).requires_grad_() for k, v in self.params.items()
         }
         self.train, self.test = self.train.take(keep), self.test.take(keep)
-        self._arrange(specs, scaled=self.logit_scales is not None)
+        self._arrange(specs)
         for j, state in enumerate(states):
             self.optimizer.load_member_state(j, state)
 
@@ -148,8 +155,8 @@ class Stack:
         """Logits [M, n, len(read_pos), C] for inputs [M, n, n_ctx] of ``group``; ``masks``:
         dropout masks [M, n, ...] (training steps of members with dropout)."""
         read_pos = self.task.read_pos
-        if self.logit_scales is not None:
-            params = {**params, "logit_scale": self.logit_scales[group]}
+        if self.member_buffers:
+            params = {**params, **{k: v[group] for k, v in self.member_buffers.items()}}
         if masks is not None:
 
             def dropped(p: dict[str, Tensor], tokens: Tensor, m: Masks) -> Tensor:
@@ -267,3 +274,14 @@ class Stack:
         return torch.stack(
             [sum(p[i].double().pow(2).sum() for p in self.params.values()) for i in members]
         )
+
+
+def _template_config(configs: list[Any]) -> Any:
+    """The first member's architecture, holding every member buffer some member needs (a
+    member at the default value, 1.0, goes through it exactly: x * 1.0 + 0.0 == x)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(configs[0])}
+    changes = {}
+    for field in MEMBER_BUFFERS.values():
+        off = [getattr(c, field) for c in configs if getattr(c, field) != defaults[field]]
+        changes[field] = off[0] if off else defaults[field]
+    return dataclasses.replace(configs[0], **changes)
