@@ -97,6 +97,7 @@ SWEEP_SIZES = {
     "p": 12,
     "seeds": 10,
     "methods": 14,
+    "attn_rate": 33,  # 11 rates x 3 seeds
 }
 
 
