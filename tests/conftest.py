@@ -108,6 +108,16 @@ def learn_alone_and_fused(
 QUICKSTART = ["experiment=quickstart", "train.progress=false"]
 
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One torch thread per pytest-xdist worker, and in the runs it starts: a worker per core
+    # with torch's default of one thread per core each would oversubscribe the cores, and
+    # OpenMP's spinning threads then slow every small op several times over.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)  # in case a plugin imported torch before this file
+
+
 def _session_root(tmp_path_factory) -> Path:
     """A folder all pytest-xdist workers of this session share (the session's own basetemp
     when there are no workers)."""
@@ -191,12 +201,21 @@ def slurm_cluster() -> Iterator:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Groups for ``--dist loadgroup`` (``make test``): tests that share the session's SLURM
     cluster run on one worker; so do the tests of a file with a module-scoped fixture, which
-    is then built once. Every other test goes wherever a worker is free."""
+    is then built once. Every other test goes wherever a worker is free. The SLURM group, the
+    longest (it waits on the scheduler), is handed out first, the short single tests last, so
+    the workers finish together (``--no-loadscope-reorder`` keeps this order)."""
     if not config.pluginmanager.hasplugin("xdist"):
         return
+    rank = {}
     for item in items:
         defs = item._fixtureinfo.name2fixturedefs.values()
         if item.get_closest_marker("slurm") or "slurm_cluster" in item.fixturenames:
             item.add_marker(pytest.mark.xdist_group("slurm"))
+            rank[item.nodeid] = 0
         elif any(d[-1].scope == "module" for d in defs):
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
+            rank[item.nodeid] = 1
+        else:  # the long single tests (marked) before the short ones
+            slow = item.get_closest_marker("slow") or item.get_closest_marker("e2e")
+            rank[item.nodeid] = 2 if slow else 3
+    items.sort(key=lambda item: rank[item.nodeid])

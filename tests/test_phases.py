@@ -65,3 +65,19 @@ def test_without_fourier_measures_or_without_a_grok():
         "cleanup_end": None,
         "generalization": None,
     }
+
+
+def test_a_run_without_the_papers_flat_stretch_says_its_phases_are_approximate():
+    """The quickstart's shape: the test loss peaks at the end of memorization and falls from
+    there on, measured every 100 epochs; the paper-like run gets no note."""
+    rows = []
+    for epoch in range(0, 801, 10):
+        row = {"epoch": epoch, "test_loss": 6.8 if epoch <= 80 else 6.8 * 0.993 ** (epoch - 80)}
+        if epoch % 100 == 0:
+            row |= {"fourier/excluded_loss": 5.0 + epoch / 100, "fourier/gini_embed": epoch / 800}
+            row["fourier/gini_logit"] = epoch / 800
+        rows.append(row)
+    got = phases(rows, {"memorization_epoch": 80, "grok_epoch": 700})
+    assert "circuit formation and clean-up overlap" in got["note"]
+    assert "holds 1 measurement(s)" in got["note"]
+    assert "note" not in phases(paper_like_rows(), {"memorization_epoch": 250, "grok_epoch": 1350})

@@ -32,6 +32,13 @@ turning points they name, with the thresholds ours:
 
 Without Fourier measures (other tasks) only memorization (the train accuracy milestone)
 and generalization are given; without a grok epoch the later boundaries are None.
+
+When a run does not show the paper's phases apart, ``note`` says why, and the boundaries
+are the rule's reading, not the paper's picture: a test loss that falls already during
+"circuit formation" (midway through it, below ``FLAT`` x its value at ``memorization_end``;
+the paper: "test and train loss stay flat"), as in a fast run whose test loss falls from the end of memorization
+on (the quickstart: circuit formation and clean-up overlap), and a circuit formation that
+fewer than two measurements see (the excluded loss's rise is not resolved).
 """
 
 from __future__ import annotations
@@ -40,11 +47,12 @@ from typing import Any
 
 DROP = 0.5  # test loss below DROP x its post-memorization peak: the sudden drop has begun
 RISE = 0.9  # share of the Gini rise that marks its end
+FLAT = 0.8  # test loss "stays flat": midway through circuit formation, above FLAT x its start
 
 
-def phases(rows: list[dict[str, Any]], milestones: dict[str, int | None]) -> dict[str, int | None]:
+def phases(rows: list[dict[str, Any]], milestones: dict[str, int | None]) -> dict[str, Any]:
     mem, grok = milestones.get("memorization_epoch"), milestones.get("grok_epoch")
-    out: dict[str, int | None] = {"memorization_end": mem, "generalization": grok}
+    out: dict[str, Any] = {"memorization_end": mem, "generalization": grok}
     measured = [r for r in rows if "fourier/excluded_loss" in r]
     if not measured:
         return out
@@ -56,7 +64,31 @@ def phases(rows: list[dict[str, Any]], milestones: dict[str, int | None]) -> dic
         return out
     out["circuit_formation_end"] = circuit = _drop_onset(rows, mem, grok)
     out["cleanup_end"] = _gini_plateau(measured, circuit, grok)
+    if notes := _ambiguities(rows, measured, mem, circuit):
+        out["note"] = "; ".join(notes)
     return out
+
+
+def _ambiguities(
+    rows: list[dict[str, Any]], measured: list[dict[str, Any]], mem: int, circuit: int
+) -> list[str]:
+    """Why this run's phases are not the paper's picture (module docstring), if they are not."""
+    loss = {r["epoch"]: r["test_loss"] for r in rows if "test_loss" in r}
+    notes = []
+    middle = min(loss, key=lambda e: abs(e - (mem + circuit) / 2), default=None)
+    at_mem, at_middle = loss.get(mem), loss.get(middle)
+    if at_mem and at_middle is not None and at_middle < FLAT * at_mem:
+        notes.append(
+            f"the test loss falls during circuit formation ({at_mem:.3g} at epoch {mem}, "
+            f"{at_middle:.3g} at {middle}): circuit formation and clean-up overlap"
+        )
+    seen = sum(mem <= r["epoch"] <= circuit for r in measured)
+    if seen < 2:
+        notes.append(
+            f"circuit formation ({mem}-{circuit}) holds {seen} measurement(s): "
+            "measure more often (measures.every) to resolve it"
+        )
+    return notes
 
 
 def _drop_onset(rows: list[dict[str, Any]], start: int, grok: int) -> int:

@@ -28,7 +28,10 @@ def curves(run: Run) -> list[Figure]:
     for split in ("train", "test"):
         loss.series.append(Series(*column(rows, f"{split}_loss"), label=split))
         acc.series.append(Series(*column(rows, f"{split}_{metric}"), label=split))
-    return [Figure("curves", f"{run.identity}: training curves", [loss, acc])]
+    title = f"{run.identity}: training curves"
+    if note := (run.summary.get("phases") or {}).get("note"):
+        title += f" (phases approximate: {note})"
+    return [Figure("curves", title, [loss, acc])]
 
 
 def progress(run: Run) -> list[Figure]:
