@@ -1,4 +1,5 @@
-"""The ``grok`` command: ``grok report PATH``, ``grok ls [PATH ...]`` and ``grok measure PATH``."""
+"""The ``grok`` command: ``grok report PATH``, ``grok ls [PATH ...]``, ``grok measure PATH``
+and ``grok import-pizza CONFIG WEIGHTS OUT``."""
 
 from __future__ import annotations
 
@@ -54,7 +55,17 @@ def main(argv: list[str] | None = None) -> int:
         "online: each checkpoint's own; or a list such as 1,5,34",
     )
     mea.add_argument("--device", default="cpu", help="where to load the checkpoints (cpu, cuda)")
+    imp = sub.add_parser(
+        "import-pizza",
+        help="one of Zhong et al. 2023's released models (fjzzq2002/pizza code/save) as a grok "
+        "run dir: config.yaml, a checkpoint, a summary with status imported",
+    )
+    imp.add_argument("config", type=Path, help="their config_<id>.json")
+    imp.add_argument("weights", type=Path, help="their model_<id>.pt")
+    imp.add_argument("out", type=Path, help="the new run dir")
     args = parser.parse_args(argv)
+    if args.command == "import-pizza":
+        return _import_pizza(args.config, args.weights, args.out)
     paths = args.path if isinstance(args.path, list) else [args.path]
     if args.command == "ls" and not paths:
         # deferred: CLI start-up: each command imports what it needs
@@ -116,3 +127,21 @@ def _measure(path: Path, keys: str, device: str) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _import_pizza(config: Path, weights: Path, out: Path) -> int:
+    # deferred: CLI start-up: each command imports what it needs
+    from grok.errors import ConfigError
+    from grok.released import import_pizza
+
+    missing = [p for p in (config, weights) if not p.is_file()]
+    if missing:
+        print(f"grok import-pizza: {missing[0]} is not a file", file=sys.stderr)
+        return 2
+    try:
+        written = import_pizza(config, weights, out)
+    except (ConfigError, KeyError, ValueError) as e:
+        print(f"grok import-pizza: {e}", file=sys.stderr)
+        return 2
+    print(f"grok import-pizza: {out} (weights: {written.name}); next: grok measure {out}")
+    return 0

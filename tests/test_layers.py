@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("grok.measures", "grok.logger"),
     ("grok.train",),
     ("grok.config", "grok.packing"),
-    ("grok.run", "grok.posthoc", "grok.results", "grok.report", "grok.closing"),
+    ("grok.run", "grok.posthoc", "grok.results", "grok.report", "grok.closing", "grok.released"),
     ("grok.cli", "grok.overrides", "grok", "hydra_plugins", "launch"),
 ]
 # Modules whose function-local imports need no reason: Hydra imports every plugin module at

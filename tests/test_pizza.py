@@ -14,7 +14,7 @@ from grok.measures.pizza import circularity, notebook_triples, pizza_values
 from grok.model import Transformer, model_config
 from grok.model.zhong2023 import load_released
 from grok.task import build_task
-from tests.conftest import TINY, make_cfg, read_metrics
+from tests.conftest import TINY, make_cfg, read_json, read_metrics
 
 DATA = Path(__file__).parent / "data" / "zhong2023"
 MODEL_A, MODEL_B = "p99zdpze5l", "l8k1hzciux"
@@ -166,3 +166,27 @@ def test_the_pizza_measure_lands_in_the_metrics_and_the_sweep_report_draws_it(tm
     assert drawn.x == [0.0, 1.0]
     last = read_metrics(tmp_path / "1")[-1]
     assert drawn.y[1] == last["pizza/distance_irrelevance"]
+
+
+def test_import_pizza_writes_a_run_dir_that_grok_measure_and_load_run_read(tmp_path, capsys):
+    import grok
+    from grok.cli import main
+    from grok.store import read_jsonl
+
+    args = [str(DATA / f"config_{MODEL_A}.json"), str(DATA / f"model_{MODEL_A}.pt")]
+    out = tmp_path / "A"
+    assert main(["import-pizza", *args, str(out)]) == 0
+    summary = read_json(out / "summary.json")
+    assert summary["status"] == "imported" and summary["epochs"] == 20000
+    assert summary["source"]["weights"]["sha256"].startswith("eb58a5a0")  # tests/data README
+    assert main(["import-pizza", *args, str(out)]) == 2  # never over an existing run
+    assert "not an empty dir" in capsys.readouterr().err
+    run = grok.load_run(out)
+    r, task = released(MODEL_A)
+    tokens = task.dataset()[0][:7]
+    assert torch.equal(run.model()(tokens), r.model(tokens))
+    assert run.config.model.attn_rate == 0.0
+    assert main(["measure", str(out)]) == 0
+    (row,) = read_jsonl(out / "measures_posthoc.jsonl")
+    assert row["pizza/distance_irrelevance"] == pytest.approx(NOTEBOOK_A["distance_irrelevance"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["A"]  # no staging dir left

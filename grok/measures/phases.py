@@ -36,9 +36,10 @@ and generalization are given; without a grok epoch the later boundaries are None
 When a run does not show the paper's phases apart, ``note`` says why, and the boundaries
 are the rule's reading, not the paper's picture: a test loss that falls already during
 "circuit formation" (midway through it, below ``FLAT`` x its value at ``memorization_end``;
-the paper: "test and train loss stay flat"), as in a fast run whose test loss falls from the end of memorization
-on (the quickstart: circuit formation and clean-up overlap), and a circuit formation that
-fewer than two measurements see (the excluded loss's rise is not resolved).
+the paper: "test and train loss stay flat"), as in a fast run whose test loss falls from the
+end of memorization on (the quickstart: circuit formation and clean-up overlap), and a
+circuit formation that fewer than two measurements see (the excluded loss's rise is not
+resolved).
 """
 
 from __future__ import annotations
