@@ -134,6 +134,6 @@ def test_help_is_grok_specific_and_hides_private_groups(tmp_path):
     assert out.startswith("grok: small transformers")
     for command in ("launch.py experiment=quickstart", "grok report", "grok ls", "dry_run=true"):
         assert command in out, command
-    assert "method: baseline, fixed_norm, grokfast_ema" in out and "+sweep: depth" in out
+    assert "method: baseline, fixed_norm, grokfast_ema" in out and "+sweep: attn_rate, depth" in out
     assert "_yale" not in out and "_methods" not in out and "powered by Hydra" not in out
     assert len(out.splitlines()) < 40 and _nothing_written(tmp_path)
