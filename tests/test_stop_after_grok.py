@@ -116,6 +116,9 @@ def test_members_that_stop_at_different_epochs_equal_their_lone_runs(alone, tmp_
     stops = [s.get("stopped", {}).get("epoch") for s in packed]
     assert stops[0] is not None and stops[1] is not None and stops[2] is None
     assert stops[0] != stops[1]  # they leave the pack at different epochs
+    # each record names its place in the pack as it started, not after others left
+    places = [read_json(tmp_path / str(i) / "summary.json")["pack"] for i in range(3)]
+    assert places == [s["pack"] for s in packed] == [{"size": 3, "index": i} for i in range(3)]
     for i, lone_dir in enumerate(alone):
         lone = read_json(lone_dir / "summary.json")
         mine = packed[i]

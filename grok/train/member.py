@@ -94,6 +94,7 @@ class MemberRecord:
     """A member's record so far; the run dir first, then its mirrors."""
 
     origin: int  # the member's index in the pack as it started (summaries keep that order)
+    pack_size: int  # the pack's size as it started: members that leave do not renumber it
     store: RunStore
     sinks: list[Any]
     plan: RunPlan
@@ -104,9 +105,9 @@ class MemberRecord:
     segments: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, origin: int, member: Member) -> MemberRecord:
+    def of(cls, origin: int, pack_size: int, member: Member) -> MemberRecord:
         stop = StopState(member.cfg.train.stop_after_grok, int(member.cfg.train.epochs))
-        return cls(origin, RunStore(member.run_dir), member.sinks, member.plan, stop)
+        return cls(origin, pack_size, RunStore(member.run_dir), member.sinks, member.plan, stop)
 
     @property
     def active(self) -> bool:

@@ -124,7 +124,7 @@ def save(
 
 
 # --- summaries -------------------------------------------------------------------------
-def _base(spec: MemberSpec, status: str, device: torch.device, index: int, size: int) -> dict:
+def _base(spec: MemberSpec, record: MemberRecord, status: str, device: torch.device) -> dict:
     cfg = spec.cfg
     return {
         "status": status,
@@ -132,18 +132,18 @@ def _base(spec: MemberSpec, status: str, device: torch.device, index: int, size:
         "seeds": {"data_seed": int(cfg.task.data_seed), "model_seed": int(cfg.model.seed)},
         "device": hardware.describe(device),
         "versions": versions(),
-        "pack": {"size": size, "index": index},
+        "pack": {"size": record.pack_size, "index": record.origin},  # as the pack started
         "milestone": milestone_spec(spec.task.milestone),
     }
 
 
 def write_start(specs: list[MemberSpec], records: list[MemberRecord], progress: Progress) -> None:
     """Status ``running`` and a new segment, before the first epoch of this segment."""
-    for i, (spec, record) in enumerate(zip(specs, records, strict=True)):
+    for spec, record in zip(specs, records, strict=True):
         previous = _previous_summary(record.store) if record.plan.kind == "resume" else {}
         seg = segment(progress.epoch, hardware.describe(progress.device), record.plan.changes)
         record.segments = [*previous.get("segments", []), seg]
-        base = _base(spec, "running", progress.device, i, len(specs))
+        base = _base(spec, record, "running", progress.device)
         summary = {**previous, **base, "segments": record.segments}
         summary.pop("failure", None)
         summary.pop("failure_kind", None)
@@ -160,13 +160,12 @@ def _previous_summary(store: RunStore) -> dict[str, Any]:
 def finalize(
     spec: MemberSpec,
     record: MemberRecord,
-    place: tuple[int, int],
     progress: Progress,
     wall: float,
     cut: bool,
     metric_names: list[str],
 ) -> dict[str, Any]:
-    """The final summary of member ``place = (index, pack size)``: ``done``, ``failed``
+    """The final summary of a member: ``done``, ``failed``
     (diverged) or, when a signal ``cut`` training short, ``interrupted``."""
     rows = record.store.read_metrics()
     final = {k: rows[-1][k] for k in metric_names} if rows else {}
@@ -178,7 +177,7 @@ def finalize(
     marks = milestones(rows, spec.task.milestone)
     trained = progress.epoch - progress.start_epoch
     record.segments[-1]["end_epoch"] = epochs
-    summary = _base(spec, status, progress.device, *place)
+    summary = _base(spec, record, status, progress.device)
     summary.update(
         {
             "epochs": epochs,
@@ -211,12 +210,12 @@ def record_crash(
     unreadable = isinstance(error, NoReadableCheckpoint)
     if not any(r.segments for r in records) and not unreadable:
         return
-    for i, (spec, record) in enumerate(zip(specs, records, strict=True)):
+    for spec, record in zip(specs, records, strict=True):
         reason = str(error) if unreadable else failure_reason(error, record.store.dir)
         kind = "damaged" if unreadable else failure_kind(error)
         summary = {
             **_previous_summary(record.store),
-            **_base(spec, "failed", progress.device, i, len(specs)),
+            **_base(spec, record, "failed", progress.device),
         }
         if unreadable:
             summary.setdefault("epochs", progress.epoch)

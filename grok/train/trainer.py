@@ -46,7 +46,7 @@ class PackTrainer:
         self.show_bar = progress
         # Per-member state: two lists, cut together when members leave (``leave``).
         self.specs = [MemberSpec.of(m.cfg, device) for m in members]
-        self.records = [MemberRecord.of(i, m) for i, m in enumerate(members)]
+        self.records = [MemberRecord.of(i, len(members), m) for i, m in enumerate(members)]
         self.stack = Stack(self.pack, self.specs, device)
         self.epochs = int(shared("train.epochs"))
         self.log_every = int(shared("train.log_every"))
@@ -169,9 +169,8 @@ class PackTrainer:
 
     def _finalize(self, i: int, wall: float) -> dict[str, Any]:
         cut = self.signals.stop is not None and self.progress.epoch < self.epochs
-        place = (i, len(self.records))
         spec, record = self.specs[i], self.records[i]
-        return resume.finalize(spec, record, place, self.progress, wall, cut, self.metric_names)
+        return resume.finalize(spec, record, self.progress, wall, cut, self.metric_names)
 
     # --- train.stop_after_grok (grok.train.stopping) -------------------------------------
     def _restart(self, epoch: int, pending: Pending, bar: Any) -> Pending:
