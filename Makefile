@@ -8,9 +8,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The slowest 25 tests are listed after every run, so a slow new test shows.
 PYTEST_ARGS ?= --durations=25
-# `make test` runs serially: under pytest-xdist the pack-bitwise test still differs (open);
-# `make test-fast` uses workers (groups of tests that share a fixture: tests/conftest.py).
+# Tests run on one pytest-xdist worker per core, each with one torch thread; tests that share
+# a module fixture, and the SLURM tests, stay on one worker (tests/conftest.py). Serially:
+# `make test PYTEST_WORKERS=0`.
 PYTEST_WORKERS ?= auto
+XDIST = -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 .PHONY: run test test-fast lint format bench clean-env
 
@@ -24,12 +26,12 @@ run: $(STAMP)
 	$(BIN)/python launch.py experiment=quickstart
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The inner loop (a few minutes): unit tests and small real runs; no grokking, SLURM or
 # other end-to-end tests (markers in pyproject.toml). `make test` runs everything.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder -m "not slow and not slurm and not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow and not slurm and not e2e" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
