@@ -1,5 +1,5 @@
 """The ``grok`` command: ``grok report PATH``, ``grok ls [PATH ...]``, ``grok measure PATH``
-and ``grok import-pizza CONFIG WEIGHTS OUT``."""
+``grok import-pizza CONFIG WEIGHTS OUT`` and ``grok import-chughtai RUN_FOLDER OUT``."""
 
 from __future__ import annotations
 
@@ -63,9 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("config", type=Path, help="their config_<id>.json")
     imp.add_argument("weights", type=Path, help="their model_<id>.pt")
     imp.add_argument("out", type=Path, help="the new run dir")
+    chu = sub.add_parser(
+        "import-chughtai",
+        help="one of Chughtai et al. 2023's released transformers (rep-theory-mech-interp "
+        "rep_theory/batch_experiments/<run>) as a grok run dir",
+    )
+    chu.add_argument("folder", type=Path, help="their run folder: cfg.json and model.pt")
+    chu.add_argument("out", type=Path, help="the new run dir")
     args = parser.parse_args(argv)
     if args.command == "import-pizza":
-        return _import_pizza(args.config, args.weights, args.out)
+        return _import("import-pizza", [args.config, args.weights], args.out)
+    if args.command == "import-chughtai":
+        files = [args.folder / "cfg.json", args.folder / "model.pt"]
+        return _import("import-chughtai", files, args.out, folder=args.folder)
     paths = args.path if isinstance(args.path, list) else [args.path]
     if args.command == "ls" and not paths:
         # deferred: CLI start-up: each command imports what it needs
@@ -129,19 +139,22 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-def _import_pizza(config: Path, weights: Path, out: Path) -> int:
+def _import(command: str, files: list[Path], out: Path, folder: Path | None = None) -> int:
     # deferred: CLI start-up: each command imports what it needs
     from grok.errors import ConfigError
-    from grok.released import import_pizza
+    from grok.released import import_chughtai, import_pizza
 
-    missing = [p for p in (config, weights) if not p.is_file()]
+    missing = [p for p in files if not p.is_file()]
     if missing:
-        print(f"grok import-pizza: {missing[0]} is not a file", file=sys.stderr)
+        print(f"grok {command}: {missing[0]} is not a file", file=sys.stderr)
         return 2
     try:
-        written = import_pizza(config, weights, out)
+        if folder is not None:
+            written = import_chughtai(folder, out)
+        else:
+            written = import_pizza(files[0], files[1], out)
     except (ConfigError, KeyError, ValueError) as e:
-        print(f"grok import-pizza: {e}", file=sys.stderr)
+        print(f"grok {command}: {e}", file=sys.stderr)
         return 2
-    print(f"grok import-pizza: {out} (weights: {written.name}); next: grok measure {out}")
+    print(f"grok {command}: {out} (weights: {written.name}); next: grok measure {out}")
     return 0

@@ -71,6 +71,8 @@ KEYS: dict[str, Key] = {
     "task.table_seed": Key(M, 3, context=("task.op=rand",)),
     "task.eq_token": Key(P, False),  # the input length
     "task.diff_vocab": Key(P, True),  # the vocabulary size
+    # finite groups: groups of one order share a pack's shapes (S4, D12 and C24 fuse)
+    "task.group": Key(M, "D12"),
     # sine (seed 000)
     "task.n_points": Key(P, 50),
     "task.k_min": Key(M, 0.5),

@@ -82,6 +82,7 @@ SMALL = {  # tiny sizes per task, so that every case trains in about a second
     "modular": ["task=modsub", "task.p=23", "task.train_frac=0.5"],
     "sine": ["task=sine", "task.n_points=10", "task.n_samples=100"],
     "reversal": ["task=reversal", "task.length=4", "task.vocab=3"],
+    "group": ["task=group", "task.group=S4", "task.train_frac=0.5"],  # task.group's D12: 24 too
     "fraction": [
         "task=fraction",
         "task.n_samples=120",
@@ -101,7 +102,7 @@ COMMON = [
     "measures.llc.batch_size=32",
     "train.progress=false",
 ]
-TASKS = ("modular", "sine", "reversal", "fraction")  # task yaml files that define a task
+TASKS = ("modular", "sine", "reversal", "fraction", "group")  # task yaml files that define a task
 DEFAULTS = {"model": ("nanda", "tiny"), "optim": ("adamw",), "train": ("default",)}
 DEFAULTS |= {"measures": ("default",), "logger": ("wandb",), "hardware": ("cpu",)}
 

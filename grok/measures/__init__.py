@@ -13,6 +13,7 @@ from typing import Any
 
 from grok import checks
 from grok.measures.base import Measure
+from grok.measures.irreps import IrrepMeasure
 from grok.measures.modular import FourierMeasure
 from grok.measures.pizza import PizzaMeasure
 from grok.measures.softmax import SoftmaxMeasure
@@ -26,6 +27,7 @@ MEASURES: dict[str, type[Measure]] = {
     for m in (
         WeightMeasure,
         FourierMeasure,
+        IrrepMeasure,
         PizzaMeasure,
         SoftmaxMeasure,
         SineMeasure,

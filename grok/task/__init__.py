@@ -7,6 +7,7 @@ from typing import Any
 from grok.errors import ConfigError
 from grok.task.base import ClassificationTask, Milestone, RegressionTask, Split, Task
 from grok.task.fraction import FractionTask
+from grok.task.group import GroupTask
 from grok.task.modular import ModularTask
 from grok.task.reversal import ReversalTask
 from grok.task.sine import SineTask
@@ -16,6 +17,7 @@ TASKS: dict[str, type[Task]] = {
     "sine": SineTask,
     "reversal": ReversalTask,
     "fraction": FractionTask,
+    "group": GroupTask,
 }
 
 
@@ -36,6 +38,7 @@ def build_task(cfg: Any) -> Task:
 __all__ = [
     "TASKS",
     "ClassificationTask",
+    "GroupTask",
     "Milestone",
     "ModularTask",
     "RegressionTask",

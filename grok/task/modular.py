@@ -1,5 +1,5 @@
 """Modular arithmetic over Z_p: inputs [a, b, =] with '=' the token p, p output classes
-(``task.eq_token`` and ``task.diff_vocab`` give Zhong et al.'s variants, see ``encode``).
+(``task.eq_token`` and ``task.diff_vocab`` give Zhong et al.'s variants: ``grok.task.pairs``).
 
 ``task=modular task.op=<op>`` selects the operation (seed 003's operation study);
 ``task=modadd|modsub|modmul|moddiv`` are shorthands. Division pairs exclude b = 0
@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from grok import checks
-from grok.task.base import ClassificationTask
+from grok.task.pairs import PairTask
 
 
 def is_prime(n: int) -> bool:
@@ -48,43 +48,17 @@ OPERATIONS: dict[str, Op] = {
 }
 
 
-class ModularTask(ClassificationTask):
+class ModularTask(PairTask):
     name = "modular"
 
     def __init__(self, cfg: Any):
         super().__init__(cfg)
         self.p = int(cfg.p)
         self.op = str(cfg.op)
-        # Zhong et al. 2023 (code/train-main.py): inputs [a, b] without '=' (their default),
-        # and b's residues as tokens p..2p-1 of their own (diff_vocab)
-        # (absent from run dirs written before them: conf/task/modular.yaml's defaults)
-        self.eq_token = bool(cfg.get("eq_token", True))
-        self.diff_vocab = bool(cfg.get("diff_vocab", False))
 
     @property
-    def d_vocab(self) -> int:
-        # residues 0..p-1 (b's again at p..2p-1 with diff_vocab), then '=' when present
-        return self.p * (2 if self.diff_vocab else 1) + int(self.eq_token)
-
-    @property
-    def d_vocab_out(self) -> int:
+    def n_elements(self) -> int:
         return self.p
-
-    @property
-    def n_ctx(self) -> int:
-        return 3 if self.eq_token else 2
-
-    @property
-    def position_names(self) -> list[str]:
-        return ["a", "b", "="][: self.n_ctx]
-
-    def encode(self, a: Tensor, b: Tensor) -> Tensor:
-        """Input tokens [n, n_ctx] of the operand pairs (a, b): [a, b, =] ('=' the last
-        token), [a, b] without ``eq_token``; b shifted by p with ``diff_vocab``."""
-        columns = [a, b + self.p if self.diff_vocab else b]
-        if self.eq_token:
-            columns.append(torch.full_like(a, self.d_vocab - 1))
-        return torch.stack(columns, dim=1)
 
     @property
     def n_examples(self) -> int:
@@ -100,8 +74,6 @@ class ModularTask(ClassificationTask):
         errors += checks.choice(
             "task.op", op, OPERATIONS, text=f"allowed operations are {list(OPERATIONS)}"
         )
-        errors += checks.boolean("task.eq_token", cfg.get("eq_token"))
-        errors += checks.boolean("task.diff_vocab", cfg.get("diff_vocab"))
         return errors
 
     def pairs(self) -> tuple[Tensor, Tensor]:
@@ -121,10 +93,6 @@ class ModularTask(ClassificationTask):
         if self.op == "rand":
             return self.random_table()[a, b]
         return OPERATIONS[self.op](a, b, self.p)
-
-    def dataset(self) -> tuple[Tensor, Tensor]:
-        a, b = self.pairs()
-        return self.encode(a, b), self.labels(a, b)[:, None]
 
     def shape_key(self) -> tuple:
         # div drops the b = 0 pairs, so it cannot share a pack's example count with the others
