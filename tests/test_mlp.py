@@ -170,7 +170,7 @@ def test_resume_continues_exactly(alone, tmp_path):
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
-def test_load_run_rebuilds_the_mlp(alone):
+def test_load_run_and_the_report_rebuild_the_mlp(alone):
     from grok import load_run
 
     run = load_run(alone["base"])
@@ -181,3 +181,7 @@ def test_load_run_rebuilds_the_mlp(alone):
     assert all(torch.equal(p, saved["model"][k]) for k, p in model.state_dict().items())
     x, _ = run.task.dataset()
     assert model(x[:3], read_pos=run.task.read_pos).shape == (3, 1, 23)
+    from grok.report.run_figures import run_figures
+
+    names = [f.name for f in run_figures(run)]  # grok report: no attention figure
+    assert "neuron_clusters" in names and "attention" not in names
