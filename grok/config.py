@@ -64,6 +64,9 @@ def problems_flat(flat: dict[str, Any]) -> list[str]:
         errors += _loss_problems(
             tuple(sorted(sections["task"])), keys.freeze(flat.get("train.loss"))
         )
+        errors += _model_task_problems(
+            tuple(sorted(sections["task"])), tuple(sorted(sections["model"]))
+        )
     return errors
 
 
@@ -83,6 +86,13 @@ def _split_problems(items: tuple) -> list[str]:
         f"task.train_frac={task.train_frac}: leaves {cut} of {n:,} examples for training; "
         "both splits need at least one"
     ]
+
+
+@lru_cache(maxsize=4096)
+def _model_task_problems(task_items: tuple, model_items: tuple) -> list[str]:
+    """What the model family cannot do on the task (the MLP on scalar input ...)."""
+    task = build_task(OmegaConf.create(keys.thaw(task_items)))
+    return model.task_problems(OmegaConf.create(keys.thaw(model_items)), task)
 
 
 @lru_cache(maxsize=4096)

@@ -41,6 +41,9 @@ ADDED_KEYS: dict[str, dict[str, object]] = {
         "bias_init": "zero",
         "mlp_bias": None,
         "attn_rate": 1.0,
+        "arch": "transformer",
+        "mlp_embed": "separate",
+        "mlp_combine": "concat",
     },
 }
 

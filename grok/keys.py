@@ -103,6 +103,10 @@ KEYS: dict[str, Key] = {
     "model.logit_scale": Key(M, 2.0),
     "model.attn_rate": Key(M, 0.3),  # a buffer per member, as logit_scale
     "model.mlp_bias": Key(P, True),
+    # the model family (grok/model/mlp.py: Chughtai et al. 2023's MLP); shapes differ
+    "model.arch": Key(P, "mlp"),
+    "model.mlp_embed": Key(P, "shared", context=("model.arch=mlp",)),
+    "model.mlp_combine": Key(P, "sum", context=("model.arch=mlp",)),
     # the seeds' architectures and inits (experiment=*_seed)
     "model.ln_position": Key(P, "post", context=("model.normalization=LN",)),
     "model.ln_final": Key(P, False, context=("model.normalization=LN",)),

@@ -144,8 +144,7 @@ def plan_measure(
         newest = _newest_readable(run_dir, epochs, device)
         if newest is None:
             return "no readable checkpoint"
-        params = dict(newest.model.named_parameters())
-        keys, keys_epoch = key_freq_list(newest.task, params), newest.epoch
+        keys, keys_epoch = key_freq_list(newest.task, newest.model), newest.epoch
     work = RunWork(run_dir, spec, _batch_group(config, task), keys, keys_epoch)
     work.kept, work.rewrite = _kept_rows(work)
     done = {r["epoch"] for r in work.kept}

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from grok.model import Transformer
+from grok.model import build_model
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class MemberView:
     @cached_property
     def model(self) -> Any:
         """A standalone TL-compatible model holding these weights (gradients off)."""
-        model = Transformer(self.model_cfg).to(self.device)
+        model = build_model(self.model_cfg).to(self.device)
         with torch.no_grad():
             for name, p in model.named_parameters():
                 p.copy_(self.params[name])

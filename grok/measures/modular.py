@@ -66,19 +66,19 @@ def fourier_values(
 ) -> dict[str, Any]:
     """The ``fourier/*`` values of one model: ``params`` its weights by TL name, ``forward``
     tokens -> (logits, neurons, final residual) at the read positions, ``model`` a
-    ``Transformer`` of its shape (for the config, ln_final and the unembedding).
+    ``Transformer`` or MLP of its shape (its embedding, how its last MLP's neurons reach the
+    logits, ln_final and the unembedding: ``token_embedding``, ``neuron_readout``).
 
     The restricted and excluded losses and ``residual_key`` use ``key_freqs`` when given,
     else this checkpoint's own key frequencies (``fourier/key_freqs``). Seed 001 and the
     paper fix them once, from the final model, for every checkpoint: pass the final run's
     ``fourier/key_freqs`` to recompute their curves from saved checkpoints."""
     group = op_group(task.op, task.p)
-    device = params["embed.W_E"].device
+    embedding = model.token_embedding(params)
+    device = embedding.device
     tokens = (group.tokens if group else torch.arange(task.p)).to(device)
-    w_e = params["embed.W_E"][tokens]  # residues only, group order
-    last = model.cfg.n_layers - 1
-    has_mlp = not model.cfg.attn_only
-    w_u = params["unembed.W_U"]
+    w_e = embedding[tokens]  # residues only, group order
+    readout = model.neuron_readout(params)  # None: attention only
     e_energy = frequency_energy(w_e)
     keys = key_frequencies(e_energy)
     key_list = _freq_list(keys)
@@ -88,9 +88,9 @@ def fourier_values(
         "fourier/gini_embed": float(gini(fourier_norms(w_e))),
         "fourier/embed_norms": e_energy.sqrt().tolist(),
     }
-    if not has_mlp:
+    if readout is None:
         return row
-    w_out = params[f"blocks.{last}.mlp.W_out"]
+    w_out, w_u = readout
     w_l = w_out @ w_u  # [d_mlp, p]; the paper's W_L = W_U W_out is its transpose
     row["fourier/gini_logit"] = float(gini(fourier_norms(w_l[:, tokens].T)))
     if group is None:
@@ -125,10 +125,10 @@ def fourier_values(
     return row
 
 
-def key_freq_list(task: ModularTask, params: dict[str, Tensor]) -> list[int]:
+def key_freq_list(task: ModularTask, model: Any) -> list[int]:
     """The model's key frequencies, as ``fourier/key_freqs`` reports them."""
     group = op_group(task.op, task.p)
-    w_e = params["embed.W_E"]
+    w_e = model.W_E.detach()
     tokens = (group.tokens if group else torch.arange(task.p)).to(w_e.device)
     return _freq_list(key_frequencies(frequency_energy(w_e[tokens])))
 

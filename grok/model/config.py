@@ -1,5 +1,9 @@
-"""The architecture a ``Transformer`` is built from (no TransformerLens import here: configs
-are checked and compared long before a model is built)."""
+"""The architecture a model is built from (no TransformerLens import here: configs are
+checked and compared long before a model is built).
+
+One dataclass for both families (``arch``: ``Transformer`` or the MLP of
+``grok/model/mlp.py``), so ``model_config`` stays the one entry point and a checkpoint's
+``model_args`` is one dict either way; each family reads the fields it uses."""
 
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "gelu_new": lambda x: F.gelu(x, a
 NORMALIZATIONS = (None, "LN")
 INPUT_KINDS = ("tokens", "scalar")
 LN_POSITIONS = ("pre", "post")
+ARCHS = ("transformer", "mlp")
+MLP_EMBEDS = ("separate", "shared")  # W_x, W_y per operand (Chughtai et al.), or one W_E
+MLP_COMBINES = ("concat", "sum")  # operand embeddings concatenated (theirs) or summed
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,14 @@ class TransformerConfig:
     io_init: str = "scheme"  # "linear": W_E (scalar input) and W_U as nn.Linear (seed 000)
     bias_init: str = "zero"  # "linear": nn.Linear's U(+-1/sqrt(fan_in)) (grok/model/init.py)
     mlp_bias: bool | None = None  # trainable b_in, b_out; None: as ``bias`` (Zhong et al.: True)
+    arch: str = "transformer"  # or "mlp": Chughtai et al. 2023's OneLayerMLP family
+    mlp_embed: str = "separate"  # mlp: one embedding per operand, or "shared"
+    mlp_combine: str = "concat"  # mlp: concatenate the operand embeddings, or "sum"
+    operand_pos: tuple[int, ...] = ()  # mlp: input positions read (task.operand_positions)
 
     def __post_init__(self) -> None:
+        # a checkpoint's model_args may hand back a list
+        object.__setattr__(self, "operand_pos", tuple(int(i) for i in self.operand_pos))
         if self.act_fn not in ACTIVATIONS:
             raise ValueError(f"act_fn={self.act_fn!r}; allowed: {sorted(ACTIVATIONS)}")
         if self.input_kind not in INPUT_KINDS:
@@ -57,6 +70,9 @@ class TransformerConfig:
             ("io_init", IO_INITS),
             ("bias_init", BIAS_INITS),
             ("ln_position", LN_POSITIONS),
+            ("arch", ARCHS),
+            ("mlp_embed", MLP_EMBEDS),
+            ("mlp_combine", MLP_COMBINES),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}; allowed: {allowed}")

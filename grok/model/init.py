@@ -10,6 +10,12 @@ Seed-faithful options (``model.init``, ``model.io_init``, ``model.bias_init``):
   as randn / sqrt(d_model), except W_U / sqrt(d_vocab) and W_in / sqrt(d_mlp) (their W_in
   is [d_mlp, d_model]: the fan-out); times ``init_gain``.
 
+- ``chughtai2023``: Chughtai et al. 2023 (bilal-chughtai/rep-theory-mech-interp,
+  rep_theory/utils/models.py, ``OneLayerMLP``) draw every embedding as randn / sqrt(its
+  width) and every other matrix as randn / sqrt(fan_in) (W [2 embed_dim, hidden]:
+  sqrt(2 embed_dim); W_U: sqrt(hidden)); times ``init_gain``. Their draw order (W_x, W_y, W,
+  W_U) is the MLP's parameter order, so one seed draws their numbers.
+
 - ``xavier_normal_packed``: seed 002 calls ``xavier_normal_(gain=2)`` on every matrix of a
   ``nn.TransformerEncoderLayer``, whose attention keeps Q, K and V in one packed
   ``in_proj_weight [3 d_model, d_model]``: fan_in = d_model, fan_out = 3 heads d_head, so
@@ -31,7 +37,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-INITS = ("normal", "xavier_normal", "xavier_normal_packed", "zhong2023")
+INITS = ("normal", "xavier_normal", "xavier_normal_packed", "zhong2023", "chughtai2023")
+_EMBEDDINGS = ("W_E", "W_x", "W_y", "W_pos")
 IO_INITS = ("scheme", "linear")
 BIAS_INITS = ("zero", "linear")
 _LINEAR_BIASES = ("b_E", "b_in", "b_out", "b_U")  # nn.Linear biases in seeds 000 / 002
@@ -50,6 +57,8 @@ def weight_std(cfg: Any, leaf: str, shape: torch.Size) -> float:
     if cfg.init == "zhong2023":  # code/train-main.py: torch.randn(shape) / sqrt(n)
         n = {"W_U": cfg.d_vocab, "W_in": cfg.d_mlp}.get(leaf, cfg.d_model)
         return cfg.init_gain / math.sqrt(n)
+    if cfg.init == "chughtai2023":
+        return cfg.init_gain / math.sqrt(_chughtai_fan(leaf, shape))
     if len(shape) == 3:  # [heads, a, b]
         if leaf == "W_O":
             fan_sum = shape[0] * shape[1] + shape[2]
@@ -60,6 +69,15 @@ def weight_std(cfg: Any, leaf: str, shape: torch.Size) -> float:
     else:
         fan_sum = shape[0] + shape[1]
     return cfg.init_gain * math.sqrt(2.0 / fan_sum)
+
+
+def _chughtai_fan(leaf: str, shape: torch.Size) -> int:
+    """Chughtai et al.'s divisor: an embedding's width, else the matrix's fan_in."""
+    if leaf in _EMBEDDINGS:
+        return shape[-1]
+    if leaf == "W_O":  # [heads, d_head, d_model]
+        return shape[0] * shape[1]
+    return shape[-2]  # [fan_in, fan_out], or [heads, d_model, d_head]
 
 
 def _fan_in(model: Any, name: str, leaf: str) -> int:
@@ -73,7 +91,7 @@ def _fan_in(model: Any, name: str, leaf: str) -> int:
 
 
 def init_weights(model: Any, seed: int) -> None:
-    """Initialise ``model`` (a grok Transformer) in place from ``seed`` alone."""
+    """Initialise ``model`` (a grok Transformer or MLP) in place from ``seed`` alone."""
     cfg = model.cfg
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     io_linear = cfg.io_init == "linear"

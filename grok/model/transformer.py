@@ -39,13 +39,17 @@ class Embed(nn.Module):
         self.W_E = nn.Parameter(torch.empty(cfg.d_vocab, cfg.d_model))
 
     def forward(self, tokens: Tensor) -> Tensor:
-        # One-hot matmul instead of indexing: the same values (x*1 + 0s is exact),
-        # but the backward is a matmul, not a scatter-add. Scatter-add accumulates
-        # in an order that depends on the pack size (and on GPU, on thread timing),
-        # and grokking amplifies such rounding differences into different runs.
-        # (F.one_hot checks token ranges with a host sync; a comparison does not.)
-        vocab = torch.arange(self.W_E.shape[0], device=tokens.device)
-        return (tokens[..., None] == vocab).to(self.W_E.dtype) @ self.W_E
+        return one_hot_embed(tokens, self.W_E)
+
+
+def one_hot_embed(tokens: Tensor, weight: Tensor) -> Tensor:
+    """weight[tokens] as a one-hot matmul instead of indexing: the same values (x*1 + 0s is
+    exact), but the backward is a matmul, not a scatter-add. Scatter-add accumulates in an
+    order that depends on the pack size (and on GPU, on thread timing), and grokking
+    amplifies such rounding differences into different runs. (F.one_hot checks token ranges
+    with a host sync; a comparison does not.)"""
+    vocab = torch.arange(weight.shape[0], device=tokens.device)
+    return (tokens[..., None] == vocab).to(weight.dtype) @ weight
 
 
 class ScalarEmbed(nn.Module):
@@ -220,9 +224,10 @@ class TransformerBlock(nn.Module):
 
 
 class Unembed(nn.Module):
-    def __init__(self, cfg: TransformerConfig):
+    def __init__(self, cfg: TransformerConfig, d_in: int | None = None):
+        """``d_in``: the width it reads (d_model; the MLP's: d_mlp)."""
         super().__init__()
-        self.W_U = nn.Parameter(torch.empty(cfg.d_model, cfg.d_vocab_out))
+        self.W_U = nn.Parameter(torch.empty(d_in or cfg.d_model, cfg.d_vocab_out))
         trainable = cfg.bias if cfg.unembed_bias is None else cfg.unembed_bias
         _bias(self, "b_U", (cfg.d_vocab_out,), trainable)
         self.use_bias = trainable
@@ -237,7 +242,45 @@ class Unembed(nn.Module):
         return out + self.b_U if self.use_bias else out
 
 
-class Transformer(HookedRootModule):
+class HookedModel(HookedRootModule):
+    """What both model families share: TL's hooks and cache, HookedTransformer's ``to``,
+    and the seeded init (``grok/model/init.py``)."""
+
+    def to(self, *args: Any, print_details: bool = True, **kwargs: Any) -> HookedModel:
+        """nn.Module.to, accepting HookedTransformer's ``print_details`` (devinterp passes it)."""
+        return super().to(*args, **kwargs)
+
+    def run_with_cache(self, *args, **kwargs) -> tuple[Tensor, ActivationCache]:
+        """As HookedTransformer: the cache comes back as an ``ActivationCache``."""
+        out, cache = super().run_with_cache(*args, **kwargs)
+        return out, ActivationCache(cache, self)
+
+    def init_weights(self, seed: int) -> None:
+        """HookedTransformer's default init: N(0, initializer_range) for every W_*;
+        or xavier-normal (seed 002) with ``init_gain``; the seeds' torch inits on request
+        (``grok/model/init.py``). A private generator: the result depends on ``seed`` alone,
+        not on what else ran in the process (fused packs match lone runs)."""
+        init_weights(self, seed)
+
+    def register_logit_scale(self, cfg: TransformerConfig) -> None:
+        if cfg.logit_scale != 1.0:
+            # A buffer, not a constant: a fused pack passes each member's own scale through
+            # functional_call. Not in the state dict: model_args (the config) carries it.
+            self.register_buffer("logit_scale", torch.tensor(cfg.logit_scale), persistent=False)
+
+    def scaled(self, logits: Tensor) -> Tensor:
+        return logits * self.logit_scale if self.cfg.logit_scale != 1.0 else logits
+
+    @property
+    def W_E(self) -> Tensor:
+        return self.token_embedding(dict(self.named_parameters()))
+
+    @property
+    def W_U(self) -> Tensor:
+        return self.unembed.W_U
+
+
+class Transformer(HookedModel):
     """Decoder-only transformer, TL-compatible; see the module docstring."""
 
     def __init__(self, cfg: TransformerConfig):
@@ -250,10 +293,7 @@ class Transformer(HookedRootModule):
         self.blocks = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layers))
         self.ln_final = _norm(cfg) if cfg.ln_final else nn.Identity()
         self.unembed = Unembed(cfg)
-        if cfg.logit_scale != 1.0:
-            # A buffer, not a constant: a fused pack passes each member's own scale through
-            # functional_call. Not in the state dict: model_args (the config) carries it.
-            self.register_buffer("logit_scale", torch.tensor(cfg.logit_scale), persistent=False)
+        self.register_logit_scale(cfg)
         self.setup()
 
     def forward(
@@ -283,9 +323,7 @@ class Transformer(HookedRootModule):
         for i, block in enumerate(self.blocks):
             q_pos = read_pos if i == len(self.blocks) - 1 else None
             resid, post = block(resid, q_pos, dropout[i] if dropout is not None else None)
-        logits = self.unembed(self.ln_final(resid))
-        if self.cfg.logit_scale != 1.0:
-            logits = logits * self.logit_scale
+        logits = self.scaled(self.unembed(self.ln_final(resid)))
         if squeeze:
             logits, resid = logits[0], resid[0]
             post = post[0] if post is not None else None
@@ -293,34 +331,23 @@ class Transformer(HookedRootModule):
             return logits
         return (logits, *([post] if return_neurons else []), *([resid] if return_resid else []))
 
-    def to(self, *args: Any, print_details: bool = True, **kwargs: Any) -> Transformer:
-        """nn.Module.to, accepting HookedTransformer's ``print_details`` (devinterp passes it)."""
-        return super().to(*args, **kwargs)
+    # What the Fourier suite reads of a model's weights (``params``: by parameter name), in
+    # the same form for both families (grok/model/mlp.py has its own).
+    def token_embedding(self, params: dict[str, Tensor]) -> Tensor:
+        """[d_vocab, width]: each token's embedding."""
+        return params["embed.W_E"]
 
-    def run_with_cache(self, *args, **kwargs) -> tuple[Tensor, ActivationCache]:
-        """As HookedTransformer: the cache comes back as an ``ActivationCache``."""
-        out, cache = super().run_with_cache(*args, **kwargs)
-        return out, ActivationCache(cache, self)
-
-    def init_weights(self, seed: int) -> None:
-        """HookedTransformer's default init: N(0, initializer_range) for every W_*;
-        or xavier-normal (seed 002) with ``init_gain``; the seeds' torch inits on request
-        (``grok/model/init.py``). A private generator: the result depends on ``seed`` alone,
-        not on what else ran in the process (fused packs match lone runs)."""
-        init_weights(self, seed)
+    def neuron_readout(self, params: dict[str, Tensor]) -> tuple[Tensor, Tensor] | None:
+        """(W_out [d_mlp, d_model], W_U [d_model, d_vocab_out]): how the last MLP's neurons
+        reach the final residual and the logits; None without an MLP."""
+        if self.cfg.attn_only:
+            return None
+        return params[f"blocks.{self.cfg.n_layers - 1}.mlp.W_out"], params["unembed.W_U"]
 
     # Weight views with HookedTransformer's names and shapes (stacked over layers).
     @property
-    def W_E(self) -> Tensor:
-        return self.embed.W_E
-
-    @property
     def W_pos(self) -> Tensor:
         return self.pos_embed.W_pos
-
-    @property
-    def W_U(self) -> Tensor:
-        return self.unembed.W_U
 
     def _stack(self, module: str, name: str) -> Tensor:
         return torch.stack([getattr(getattr(b, module), name) for b in self.blocks])

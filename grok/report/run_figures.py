@@ -142,8 +142,8 @@ def _sample_inputs(task: Any, n: int = 512):
 def _attention(run: Run, model: Any, task: Any) -> Figure | None:
     import torch
 
-    if task.input_kind != "tokens":
-        return None
+    if task.input_kind != "tokens" or not any(n.endswith("hook_pattern") for n in model.hook_dict):
+        return None  # no attention (model.arch=mlp)
     x, _ = _sample_inputs(task)
     with torch.no_grad():
         _, cache = model.run_with_cache(x, names_filter=lambda n: n.endswith("hook_pattern"))

@@ -24,7 +24,7 @@ _WEIGHTS = re.compile(r"^weights_(\d+)\.pt$")
 class Checkpoint:
     """A trained model at one epoch, with the task (data and split) it was trained on."""
 
-    model: Any  # grok.model.Transformer (TransformerLens-compatible)
+    model: Any  # grok.model.Transformer or MLPNet (TransformerLens-compatible)
     task: Any  # grok.task.Task
     config: Any  # the run's resolved config (DictConfig)
     epoch: int
@@ -53,7 +53,7 @@ def load_checkpoint(path: str | Path, epoch: int | None = None, device: str = "c
     from omegaconf import OmegaConf
 
     # deferred: torch and TransformerLens: grok.store stays torch-free
-    from grok.model import Transformer, TransformerConfig, model_config
+    from grok.model import TransformerConfig, build_model, model_config
     from grok.task import build_task
 
     file = weights_file(path, epoch)
@@ -77,7 +77,7 @@ def load_checkpoint(path: str | Path, epoch: int | None = None, device: str = "c
         model_cfg = TransformerConfig(**args)
     else:  # a config written by an older grok may lack keys added since
         model_cfg = model_config(OmegaConf.create(with_added_keys(stored)).model, task)
-    model = Transformer(model_cfg)
+    model = build_model(model_cfg)
     model.load_state_dict(saved["model"])
     model.to(device).eval()
     epoch_saved = int(saved.get("epoch", _WEIGHTS.match(file.name).group(1)))  # type: ignore[union-attr]

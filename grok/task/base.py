@@ -87,6 +87,11 @@ class Task(ABC):
         """Positions whose outputs carry the loss (default: the last one)."""
         return slice(self.n_ctx - 1, self.n_ctx)
 
+    @property
+    def operand_positions(self) -> tuple[int, ...]:
+        """Input positions that carry the operands (what an MLP reads; default: all)."""
+        return tuple(range(self.n_ctx))
+
     def shape_key(self) -> tuple:
         pos = self.read_pos.indices(self.n_ctx)
         return (type(self).__name__, self.d_vocab, self.d_vocab_out, self.n_ctx, pos)

@@ -56,6 +56,10 @@ class PairTask(ClassificationTask):
     def position_names(self) -> list[str]:
         return ["a", "b", "="][: self.n_ctx]
 
+    @property
+    def operand_positions(self) -> tuple[int, ...]:
+        return (0, 1)  # a and b; never '='
+
     def encode(self, a: Tensor, b: Tensor) -> Tensor:
         """Input tokens [N, n_ctx] of the operand pairs (a, b): [a, b, =] ('=' the last
         token), [a, b] without ``eq_token``; b shifted by n with ``diff_vocab``."""

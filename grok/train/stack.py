@@ -1,7 +1,7 @@
 """A pack on the device: every member's weights, data and optimizer state stacked on a
 leading member axis [M, ...], and the math that runs on them.
 
-Members run through the very same ``Transformer.forward`` with
+Members run through the very same model ``forward`` (a Transformer or an MLP) with
 ``torch.func.functional_call`` under ``torch.vmap``, so the model stays a plain TL-shaped
 module (hooks, ``run_with_cache``, TL weight shapes) while the pack runs as batched kernels;
 members never interact because the summed loss has a block-diagonal gradient.
@@ -23,7 +23,7 @@ from torch.func import functional_call
 
 from grok.errors import ConfigError
 from grok.measures.base import Examples, MemberView
-from grok.model import Transformer
+from grok.model import build_model
 from grok.model.config import MEMBER_BUFFERS
 from grok.model.dropout import Masks, mask_shapes, pack_masks
 from grok.optim import build_optimizer
@@ -57,7 +57,7 @@ class Stack:
         self.fused = device.type == "cuda" if fuse == "auto" else bool(fuse)
         # The template is a module to call functionally: only its architecture matters, and
         # which member buffers it holds (each member's own value goes in through them).
-        self.template = Transformer(_template_config([s.model_cfg for s in specs])).to(device)
+        self.template = build_model(_template_config([s.model_cfg for s in specs])).to(device)
         self.params = self._init_params(specs)  # name -> [M, *TL shape]
         self.train, self.test = stack_splits([s.task for s in specs], device)
         if self.batch_size is not None and len(set(self.train.sizes)) != 1:
@@ -101,7 +101,7 @@ class Stack:
         """Each member initialised alone from its own model config (scheme, scale, seed)."""
         per_member = []
         for spec in specs:
-            model = Transformer(spec.model_cfg)
+            model = build_model(spec.model_cfg)
             model.init_weights(int(spec.cfg.model.seed))
             per_member.append({k: v.detach().clone() for k, v in model.named_parameters()})
         return {
