@@ -128,7 +128,9 @@ def _measure(path: Path, keys: str, device: str) -> int:
         print(f"grok measure: {e}", file=sys.stderr)
         return 2
     if not works:
-        print(f"grok measure: no modular run with checkpoints under {path}", file=sys.stderr)
+        print(
+            f"grok measure: no modular or group run with checkpoints under {path}", file=sys.stderr
+        )
         return 1
     done = sum(len(w.todo) for w in works)
     print(f"grok measure: {done} checkpoint(s) measured in {time.perf_counter() - start:.1f} s")

@@ -1,6 +1,8 @@
 """``grok measure``: the Fourier suite on every saved checkpoint, with the final model's key
 frequencies, as Nanda et al. (2023) compute their progress measures; for a run that measures
-``pizza`` online, Zhong et al.'s Clock/Pizza values of each checkpoint join its row.
+``pizza`` online, Zhong et al.'s Clock/Pizza values of each checkpoint join its row. A
+``task=group`` run gets Chughtai et al.'s ``irreps/*`` values, with the final model's key
+irreps (as their training runs fix ``key_reps``).
 
 Why post hoc. During training each measured epoch can only use its own key frequencies
 (``fourier/key_freqs``): the final model does not exist yet. Nanda et al. and seed 001 fix
@@ -57,6 +59,7 @@ from tqdm.auto import tqdm
 
 from grok.keys import UnknownKey, flat_config
 from grok.measures.fourier import op_group
+from grok.measures.irreps import IrrepMeasure, irrep_values
 from grok.measures.modular import FourierMeasure, fourier_values, key_freq_list, model_forward
 from grok.measures.pizza import PizzaMeasure
 from grok.packing import pack_key
@@ -99,7 +102,7 @@ class RunWork:
     dir: Path
     spec: KeySpec
     group: tuple  # runs with equal groups could share a fused forward
-    keys: list[int] | None  # the fixed key set (None: each checkpoint's own)
+    keys: list[Any] | None  # the fixed key set, frequencies or irreps (None: each's own)
     keys_epoch: int | None
     kept: list[dict[str, Any]] = field(default_factory=list)
     todo: list[int] = field(default_factory=list)
@@ -110,7 +113,8 @@ class RunWork:
         return self.dir / POSTHOC
 
     def annotate(self, epoch: int, values: dict[str, Any]) -> dict[str, Any]:
-        used = self.keys if self.keys is not None else values.get("fourier/key_freqs")
+        own = values.get("fourier/key_freqs", values.get("irreps/key_irreps"))
+        used = self.keys if self.keys is not None else own
         head = {"keys": self.spec.label, "keys_used": used, "keys_epoch": self.keys_epoch}
         return {"epoch": epoch, **head, **values}
 
@@ -130,13 +134,16 @@ def plan_measure(
     if "task" not in config:
         return "no config.yaml"
     task = build_task(OmegaConf.create(config["task"]))
-    if not FourierMeasure().applies(task):
+    irreps_run = IrrepMeasure().applies(task)
+    if not (FourierMeasure().applies(task) or irreps_run):
         return "not modular"
     epochs = RunStore(run_dir).checkpoint_epochs("weights")
     if not epochs:
         return "no checkpoints"
-    group = op_group(task.op, task.p)
-    n_freqs = group.n_freqs if group else task.p // 2
+    if irreps_run and spec.mode == "list":
+        raise BadKeys(f"--keys {spec.label}: {run_dir} is a group run: use final or online")
+    group = None if irreps_run else op_group(task.op, task.p)
+    n_freqs = group.n_freqs if group else task.p // 2 if not irreps_run else 0
     if spec.mode == "list" and spec.freqs[-1] > n_freqs:
         raise BadKeys(f"--keys {spec.label}: {run_dir} has frequencies 1..{n_freqs} only")
     keys, keys_epoch = (list(spec.freqs), None) if spec.mode == "list" else (None, None)
@@ -144,7 +151,7 @@ def plan_measure(
         newest = _newest_readable(run_dir, epochs, device)
         if newest is None:
             return "no readable checkpoint"
-        keys, keys_epoch = key_freq_list(newest.task, newest.model), newest.epoch
+        keys, keys_epoch = _final_keys(newest), newest.epoch
     work = RunWork(run_dir, spec, _batch_group(config, task), keys, keys_epoch)
     work.kept, work.rewrite = _kept_rows(work)
     done = {r["epoch"] for r in work.kept}
@@ -172,9 +179,17 @@ def _newest_readable(run_dir: Path, epochs: list[int], device: str) -> Any:
     return None
 
 
+def _final_keys(ckpt: Any) -> list[Any]:
+    """The key set of a run's newest checkpoint: frequencies, or a group run's irreps."""
+    if IrrepMeasure().applies(ckpt.task):
+        params = dict(ckpt.model.named_parameters())
+        return irrep_values(ckpt.task, params, ckpt.model)["irreps/key_irreps"]
+    return key_freq_list(ckpt.task, ckpt.model)
+
+
 def _batch_group(config: dict[str, Any], task: Any) -> tuple:
     try:
-        return (pack_key(flat_config(config)), task.op)
+        return (pack_key(flat_config(config)), getattr(task, "op", None))
     except UnknownKey:  # a config from another version of grok: never batched with others
         return (id(config),)
 
@@ -227,6 +242,10 @@ def measure_batch(
             rows.append(None)
             continue
         params = dict(ckpt.model.named_parameters())
+        if IrrepMeasure().applies(ckpt.task):
+            values = irrep_values(ckpt.task, params, ckpt.model, work.keys)
+            rows.append(work.annotate(epoch, values))
+            continue
         forward = model_forward(ckpt.model, ckpt.task)
         values = fourier_values(ckpt.task, params, forward, ckpt.model, key_freqs=work.keys)
         if "pizza" in (ckpt.config.get("measures") or {}).get("names", []):

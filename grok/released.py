@@ -63,11 +63,19 @@ def pizza_config(theirs: dict[str, Any], overrides: list[str]) -> Any:
 
 
 def chughtai_config(theirs: dict[str, Any]) -> Any:
-    """``experiment=chughtai_s5_transformer`` with their run's group, split and optimizer."""
+    """``experiment=chughtai_s5_transformer`` (or ``_mlp``) with their run's group, widths,
+    split and optimizer."""
     betas = ",".join(str(float(b)) for b in theirs.get("betas", [0.9, 0.98]))
+    mlp = theirs.get("model") == "OneLayerMLP"
+    widths = []
+    if mlp:  # their transformer's "layers" entry is not read by its class
+        layers = theirs["layers"]
+        widths = [f"model.d_model={int(layers['embed_dim'])}"]
+        widths.append(f"model.d_mlp={int(layers['hidden_dim'])}")
     return _compose(
         [
-            "experiment=chughtai_s5_transformer",
+            f"experiment=chughtai_s5_{'mlp' if mlp else 'transformer'}",
+            *widths,
             f"task.group={chughtai2023.group_name(theirs)}",
             f"task.train_frac={float(theirs['frac_train'])}",
             f"task.data_seed={int(theirs['seed'])}",

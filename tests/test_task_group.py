@@ -10,9 +10,9 @@ from omegaconf import OmegaConf
 
 from grok.measures.irreps import irrep_values
 from grok.measures.modular import fourier_values, model_forward
-from grok.model import Transformer, model_config
+from grok.model import Transformer, build_model, model_config
 from grok.task import GroupTask, build_task
-from grok.task.irreps import irreps
+from grok.task.irreps import irreps, matrix_element_basis
 from tests.conftest import make_cfg, read_metrics
 
 
@@ -167,3 +167,26 @@ def test_their_model_imports_as_a_run_and_reads_as_their_forward(tmp_path):
         mine = run.model()(x, read_pos=run.task.read_pos)[:, -1]
     assert torch.allclose(mine, _their_forward(state, x), rtol=1e-5, atol=1e-6)
     assert main(["import-chughtai", str(folder), str(tmp_path / "run")]) == 2  # not empty
+    # grok measure: the irreps of the checkpoint, with the final model's key irreps
+    assert main(["measure", str(tmp_path / "run")]) == 0
+    (row,) = [json.loads(line) for line in (tmp_path / "run/measures_posthoc.jsonl").open()]
+    assert row["keys"] == "final" and row["keys_used"] == row["irreps/key_irreps"]
+    assert row["epoch"] == 50000 and "irreps/trace_sim/sign" in row
+
+
+def test_irreps_read_the_mlp_as_their_onelayermlp():
+    """model=mlp (their OneLayerMLP): embeddings are the total embeddings W_x W_in[:d] and
+    W_y W_in[d:], the unembedding W_U; the shares of each still add up to one."""
+    task = group_task("S4", eq_token=False)
+    model = build_model(model_config(make_cfg("model=mlp").model, task))
+    model.init_weights(0)
+    params = dict(model.named_parameters())
+    values = irrep_values(task, params, model.eval())
+    w_x, w_in = params["embed.W_x"].detach().double(), params["blocks.0.mlp.W_in"].detach().double()
+    total_x = w_x[:24] @ w_in[: w_x.shape[1]]
+    basis = matrix_element_basis(irreps(task.group)["sign"])
+    share = float((basis.T @ total_x).pow(2).sum() / total_x.pow(2).sum())
+    assert values["irreps/embed_x/sign"] == pytest.approx(share, rel=1e-9)
+    for part in ("embed_x", "embed_y", "unembed"):
+        total = sum(values[f"irreps/{part}/{r}"] for r in irreps(task.group))
+        assert total == pytest.approx(1.0, abs=1e-9), part

@@ -12,10 +12,12 @@ copied); ``B_ρ`` is ρ's matrix-element basis, orthonormal over G (``grok.task.
   T[x, y, z] = tr(ρ(x)ρ(y)ρ(z)⁻¹) (not centred); non-trivial irreps only. ``key_irreps``:
   those with ``trace_sim`` > 0.005 (their ``determine_key_reps``); ``logits_explained`` =
   Σ_ρ trace_sim².
-- ``embed_x/ρ``, ``embed_y/ρ`` (``percent_total_embed``): ||B_ρᵀ E||² / ||E||² for the token
-  embeddings E of x's and y's elements (a transformer reads both from W_E; with
-  ``task.diff_vocab`` y's have rows of their own); ``unembed/ρ`` (``percent_unembed``): the
-  same for (W_out W_U)ᵀ, the map from the last MLP's neurons to the logits, by output.
+- ``embed_x/ρ``, ``embed_y/ρ`` (``percent_total_embed``): ||B_ρᵀ E||² / ||E||² for the
+  embeddings E of x's and y's elements: a transformer's W_E (both; with ``task.diff_vocab``
+  y's have rows of their own), an MLP's "total embedding" W_x W_in[:d] / W_y W_in[d:], what
+  a token adds to the hidden layer (``model.operand_embeddings``); ``unembed/ρ``
+  (``percent_unembed``): the same for (W_out W_U)ᵀ (an MLP: W_Uᵀ), the map from the last
+  hidden neurons to the logits, by output (``model.neuron_readout``).
 - ``hidden/ρ`` (``total_percent_hidden``): the neurons H [|G|^2, d_mlp] at the read position,
   centred over pairs; the share of ||H||² in the span of ρ(x)'s, ρ(y)'s and ρ(xy)'s matrix
   elements (as functions of the pair), summed.
@@ -87,11 +89,12 @@ def irrep_values(
     sums use ``key_irreps`` when given (as their training runs do, from cfg.json's
     ``key_reps``), else this model's own (``irreps/key_irreps``)."""
     group, n = task.group, task.group.order
-    device = params["embed.W_E"].device
-    last = model.cfg.n_layers - 1
-    w_e = params["embed.W_E"].double()
-    e_x, e_y = w_e[:n], w_e[n : 2 * n] if task.diff_vocab else w_e[:n]
-    w_l = params[f"blocks.{last}.mlp.W_out"].double() @ params["unembed.W_U"].double()
+    device = params["unembed.W_U"].device
+    exact = {name: p.double() for name, p in params.items()}  # products in float64
+    tables = model.operand_embeddings(exact)
+    e_x, e_y = tables[0][:n], tables[1][n : 2 * n] if task.diff_vocab else tables[1][:n]
+    w_out, w_u = model.neuron_readout(exact)
+    w_l = w_out @ w_u  # neurons -> logits
     logits, hidden, labels = _forward(model, task)
     a, b = task.pairs()
     a, b, ab = a.to(device), b.to(device), labels

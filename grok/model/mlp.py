@@ -128,6 +128,15 @@ class MLPNet(HookedModel):
         """[d_vocab, width]: W_E, or [W_x | W_y] (each token as either operand)."""
         return torch.cat([params[f"embed.{n}"] for n in self.embed.names], dim=-1)
 
+    def operand_embeddings(self, params: dict[str, Tensor]) -> list[Tensor]:
+        """Per operand, [d_vocab, d_mlp]: what each token adds to the first hidden layer's
+        pre-activation at that operand (Chughtai et al.'s "total embedding", W_x W[:d])."""
+        w_in, d = params["blocks.0.mlp.W_in"], self.cfg.d_model
+        tables = [params[f"embed.{n}"] for n in self.embed.names] * (3 - len(self.embed.names))
+        if self.cfg.mlp_combine == "sum":
+            return [table @ w_in for table in tables[: len(self.operands)]]
+        return [tables[i] @ w_in[i * d : (i + 1) * d] for i in range(len(self.operands))]
+
     def neuron_readout(self, params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """(I [d_mlp, d_mlp], W_U): the last hidden layer is what the unembedding reads."""
         w_u = params["unembed.W_U"]

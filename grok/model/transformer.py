@@ -337,6 +337,11 @@ class Transformer(HookedModel):
         """[d_vocab, width]: each token's embedding."""
         return params["embed.W_E"]
 
+    def operand_embeddings(self, params: dict[str, Tensor]) -> list[Tensor]:
+        """Per operand position, [d_vocab, d_model]: the token embedding (the residual stream
+        reads every position through one W_E)."""
+        return [params["embed.W_E"]] * 2
+
     def neuron_readout(self, params: dict[str, Tensor]) -> tuple[Tensor, Tensor] | None:
         """(W_out [d_mlp, d_model], W_U [d_model, d_vocab_out]): how the last MLP's neurons
         reach the final residual and the logits; None without an MLP."""
