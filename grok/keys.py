@@ -77,7 +77,11 @@ KEYS: dict[str, Key] = {
     "task.n_points": Key(P, 50),
     "task.k_min": Key(M, 0.5),
     "task.k_max": Key(M, 8.0),
-    # sine and fraction: the number of examples (members are padded to one length)
+    # sparse parity (Barak et al. 2022): n_bits is the input length; k and the subset per member
+    "task.n_bits": Key(P, 12),
+    "task.k": Key(M, 2),
+    "task.subset_seed": Key(M, 3),
+    # sine, fraction and sparse parity: the number of examples (members are padded to one length)
     "task.n_samples": Key(M, 800),
     # reversal (seed 004) and fraction (seed 002)
     "task.length": Key(P, 7),

@@ -83,6 +83,7 @@ SMALL = {  # tiny sizes per task, so that every case trains in about a second
     "sine": ["task=sine", "task.n_points=10", "task.n_samples=100"],
     "reversal": ["task=reversal", "task.length=4", "task.vocab=3"],
     "group": ["task=group", "task.group=S4", "task.train_frac=0.5"],  # task.group's D12: 24 too
+    "sparse_parity": ["task=sparse_parity", "task.n_bits=8", "task.n_samples=null"],  # 256
     "fraction": [
         "task=fraction",
         "task.n_samples=120",
@@ -102,7 +103,8 @@ COMMON = [
     "measures.llc.batch_size=32",
     "train.progress=false",
 ]
-TASKS = ("modular", "sine", "reversal", "fraction", "group")  # task yaml files that define a task
+# task yaml files that define a task
+TASKS = ("modular", "sine", "reversal", "fraction", "group", "sparse_parity")
 DEFAULTS = {"model": ("nanda", "tiny"), "optim": ("adamw",), "train": ("default",)}
 DEFAULTS |= {"measures": ("default",), "logger": ("wandb",), "hardware": ("cpu",)}
 

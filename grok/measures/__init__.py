@@ -15,6 +15,7 @@ from grok import checks
 from grok.measures.base import Measure
 from grok.measures.irreps import IrrepMeasure
 from grok.measures.modular import FourierMeasure
+from grok.measures.parity import ParityMeasure
 from grok.measures.pizza import PizzaMeasure
 from grok.measures.softmax import SoftmaxMeasure
 from grok.measures.tasks import FractionMeasure, ReversalMeasure, SineMeasure
@@ -33,6 +34,7 @@ MEASURES: dict[str, type[Measure]] = {
         SineMeasure,
         ReversalMeasure,
         FractionMeasure,
+        ParityMeasure,
     )
 }
 

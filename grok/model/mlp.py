@@ -132,7 +132,9 @@ class MLPNet(HookedModel):
         """Per operand, [d_vocab, d_mlp]: what each token adds to the first hidden layer's
         pre-activation at that operand (Chughtai et al.'s "total embedding", W_x W[:d])."""
         w_in, d = params["blocks.0.mlp.W_in"], self.cfg.d_model
-        tables = [params[f"embed.{n}"] for n in self.embed.names] * (3 - len(self.embed.names))
+        tables = [params[f"embed.{n}"] for n in self.embed.names]
+        if len(tables) == 1:  # shared: one W_E at every operand (sparse parity reads n)
+            tables = tables * len(self.operands)
         if self.cfg.mlp_combine == "sum":
             return [table @ w_in for table in tables[: len(self.operands)]]
         return [tables[i] @ w_in[i * d : (i + 1) * d] for i in range(len(self.operands))]

@@ -9,6 +9,7 @@ from grok.task.base import ClassificationTask, Milestone, RegressionTask, Split,
 from grok.task.fraction import FractionTask
 from grok.task.group import GroupTask
 from grok.task.modular import ModularTask
+from grok.task.parity import ParityTask
 from grok.task.reversal import ReversalTask
 from grok.task.sine import SineTask
 
@@ -18,6 +19,7 @@ TASKS: dict[str, type[Task]] = {
     "reversal": ReversalTask,
     "fraction": FractionTask,
     "group": GroupTask,
+    "sparse_parity": ParityTask,
 }
 
 
@@ -41,6 +43,7 @@ __all__ = [
     "GroupTask",
     "Milestone",
     "ModularTask",
+    "ParityTask",
     "RegressionTask",
     "Split",
     "Task",
