@@ -107,7 +107,8 @@ def test_a_run_measures_w_dist_from_its_initial_weights(tmp_path):
     overrides = ["task=sparse_parity", "task.n_bits=10", "task.n_samples=400", "model=mlp"]
     overrides += ["model.mlp_embed=shared", "model.d_model=4", "model.d_mlp=32", "optim=sgd"]
     overrides += ["train.batch_size=32", "train.epochs=6", "train.eval_every=3"]
-    overrides += ["measures.every=3", "train.progress=false", "logger=none"]
+    overrides += ["measures.names=[weights,parity]", "measures.every=3", "train.progress=false"]
+    overrides += ["logger=none"]
     run_pack([(make_cfg(*overrides), tmp_path)], progress=False)
     rows = [r for r in read_metrics(tmp_path) if "parity/w_dist" in r]
     assert [r["epoch"] for r in rows] == [0, 3, 6]
@@ -122,6 +123,7 @@ def test_the_transformer_reads_parity_too(tmp_path):
 
     overrides = ["task=sparse_parity", "task.n_bits=8", "task.n_samples=null", "model=tiny"]
     overrides += ["train.epochs=2", "train.eval_every=1", "measures.every=2"]
+    overrides += ["measures.names=[weights,parity]"]
     overrides += ["train.progress=false", "logger=none"]
     run_pack([(make_cfg(*overrides), tmp_path)], progress=False)
     last = [r for r in read_metrics(tmp_path) if "parity/w_dist" in r][-1]
