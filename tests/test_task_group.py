@@ -11,6 +11,8 @@ from omegaconf import OmegaConf
 from grok.measures.irreps import irrep_values
 from grok.measures.modular import fourier_values, model_forward
 from grok.model import Transformer, build_model, model_config
+from grok.report.representations import representations
+from grok.store import load_run
 from grok.task import GroupTask, build_task
 from grok.task.irreps import irreps, matrix_element_basis
 from tests.conftest import make_cfg, read_metrics
@@ -103,6 +105,10 @@ def test_a_group_run_trains_packed_and_measures_its_irreps(tmp_path):
         names = set(irreps(group))
         assert {k.split("/")[-1] for k in rows[-1] if k.startswith("irreps/embed_x/")} == names
         assert set(rows[-1]["irreps/key_irreps"]) <= names - {"trivial"}
+        (figure,) = representations(load_run(tmp_path / str(i)))
+        assert [s.label for s in figure.panels[0].series] == sorted(
+            names - {"trivial"}, key=list(irreps(group)).index
+        )
 
 
 def _their_state_dict(order: int, seed: int) -> dict[str, torch.Tensor]:

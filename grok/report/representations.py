@@ -1,0 +1,40 @@
+"""A group run's representation figure (Chughtai et al. 2023's measures, ``irreps/*``): which
+irreps the logits follow over training, and how much of the loss the key irreps carry."""
+
+from __future__ import annotations
+
+from grok.report.runs import column
+from grok.report.spec import Figure, Panel, Series, milestone_markers, phase_spans
+from grok.store.catalog import Run
+
+PREFIX = "irreps/trace_sim/"
+
+
+def representations(run: Run) -> list[Figure]:
+    rows = [r for r in run.rows if any(k.startswith(PREFIX) for k in r)]
+    if not rows:
+        return []
+    all_rows = run.rows
+    spans = phase_spans(run.summary, all_rows[-1]["epoch"])
+    marks = milestone_markers(run.summary)
+    names = [k[len(PREFIX) :] for k in rows[-1] if k.startswith(PREFIX)]
+    sims = Panel(
+        "logit trace similarity per irrep", "epoch", "trace similarity", spans=spans, markers=marks
+    )
+    sims.series = [Series(*column(rows, PREFIX + n), n, marker=len(rows) == 1) for n in names]
+    losses = Panel(
+        "restricted / excluded loss (each epoch's key irreps)",
+        "epoch",
+        "loss (log)",
+        logy=True,
+        spans=spans,
+    )
+    for key, label in (
+        ("test_loss", "test"),
+        ("irreps/restricted_loss", "restricted (all pairs)"),
+        ("irreps/excluded_loss", "excluded (train)"),
+    ):
+        losses.series.append(Series(*column(rows if key != "test_loss" else all_rows, key), label))
+    keys = ", ".join(rows[-1].get("irreps/key_irreps") or []) or "none"
+    title = f"{run.identity}: representations (final key irreps: {keys})"
+    return [Figure("representations", title, [sims, losses])]
