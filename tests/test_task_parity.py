@@ -8,6 +8,8 @@ from omegaconf import OmegaConf
 
 from grok.measures.parity import bit_weights, relevant_weight_frac
 from grok.model import build_model, model_config
+from grok.report.representations import hidden_progress
+from grok.store import load_run
 from grok.task import ParityTask, build_task
 from tests.conftest import make_cfg, read_metrics
 
@@ -115,6 +117,8 @@ def test_a_run_measures_w_dist_from_its_initial_weights(tmp_path):
     assert rows[0]["parity/w_dist"] == 0.0 and rows[0]["parity/w_dist_l1"] == 0.0
     assert 0 < rows[1]["parity/w_dist"] < rows[2]["parity/w_dist"]
     assert all(0 <= r["parity/relevant_weight_frac"] <= 1 for r in rows)
+    (figure,) = hidden_progress(load_run(tmp_path))  # the run report draws both measures
+    assert [len(p.series) for p in figure.panels] == [1, 2]
 
 
 def test_the_transformer_reads_parity_too(tmp_path):

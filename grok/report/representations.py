@@ -1,5 +1,7 @@
-"""A group run's representation figure (Chughtai et al. 2023's measures, ``irreps/*``): which
-irreps the logits follow over training, and how much of the loss the key irreps carry."""
+"""Figures of the measures that say what a run learned before its test accuracy shows it:
+a group run's representations (Chughtai et al. 2023, ``irreps/*``: which irreps the logits
+follow, how much of the loss the key irreps carry) and a sparse-parity run's hidden
+progress (Barak et al. 2022, ``parity/*``)."""
 
 from __future__ import annotations
 
@@ -38,3 +40,22 @@ def representations(run: Run) -> list[Figure]:
     keys = ", ".join(rows[-1].get("irreps/key_irreps") or []) or "none"
     title = f"{run.identity}: representations (final key irreps: {keys})"
     return [Figure("representations", title, [sims, losses])]
+
+
+def hidden_progress(run: Run) -> list[Figure]:
+    rows = [r for r in run.rows if "parity/w_dist" in r]
+    if not rows:
+        return []
+    spans = phase_spans(run.summary, run.rows[-1]["epoch"])
+    marks = milestone_markers(run.summary)
+    dist = Panel("weight movement", "epoch", "‖w_t − w_0‖₂", spans=spans, markers=marks)
+    dist.series = [Series(*column(rows, "parity/w_dist"), "w_dist")]
+    panels = [dist]
+    if any("parity/relevant_weight_frac" in r for r in rows):
+        frac = Panel(
+            "first-layer weight on the relevant bits", "epoch", "share, accuracy", spans=spans
+        )
+        frac.series = [Series(*column(rows, "parity/relevant_weight_frac"), "relevant bits")]
+        frac.series.append(Series(*column(run.rows, "test_acc"), "test accuracy"))
+        panels.append(frac)
+    return [Figure("hidden_progress", f"{run.identity}: hidden progress (Barak et al.)", panels)]

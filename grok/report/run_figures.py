@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from grok.report import posthoc
-from grok.report.representations import representations
+from grok.report.representations import hidden_progress, representations
 from grok.report.runs import column
 from grok.report.seed_views import llc_curve, reversal_views, sine_pos_cosine
 from grok.report.spec import Figure, Heatmap, Panel, Series, milestone_markers, phase_spans
@@ -359,4 +359,4 @@ def _fraction(run: Run, model: Any, task: Any) -> Figure:
 
 def run_figures(run: Run) -> list[Figure]:
     figures = [*curves(run), *progress(run), *llc_curve(run), *fourier_norms(run)]
-    return [*figures, *representations(run), *mechanism(run)]
+    return [*figures, *representations(run), *hidden_progress(run), *mechanism(run)]
