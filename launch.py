@@ -32,6 +32,14 @@ def main(cfg: DictConfig) -> dict:
 
 if __name__ == "__main__":
     from grok.overrides import exit_on_bad_command_line
+    from hydra_plugins.grok_launcher.zips import ZipError, lower_command_line, member_overrides
 
-    exit_on_bad_command_line(sys.argv[1:])  # a missing option or key: one line, exit 2
+    try:  # NAME=zip(KEY=choice(..),KEY=[..]): one sweep dimension (hydra_plugins/.../zips.py)
+        argv = lower_command_line(sys.argv[1:])
+    except ZipError as e:
+        print(f"grok: {e}", file=sys.stderr)
+        sys.exit(2)
+    members = list(dict.fromkeys(member_overrides(sys.argv[1:])))
+    exit_on_bad_command_line([*argv, *members])  # a missing option or key: one line, exit 2
+    sys.argv[1:] = argv
     main()

@@ -40,7 +40,7 @@ def problems(argv: list[str], config_dir: Path = CONF) -> list[str]:
 
 
 def exit_on_bad_command_line(argv: list[str]) -> None:
-    found = problems(argv)
+    found = list(dict.fromkeys(problems(argv)))  # a zip repeats a key once per row
     if found:
         print("grok: invalid command line:\n  " + "\n  ".join(found), file=sys.stderr)
         sys.exit(2)

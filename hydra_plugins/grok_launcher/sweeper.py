@@ -10,9 +10,14 @@
   every job composes; a sweep over a key that does not exist then leaves that dir
   behind. This one removes it again when the check fails, and leaves the check to
   grok's launchers when they run the sweep (they compose every job anyway).
+- Zipped dimensions (``NAME=zip(KEY=choice(..),KEY=[..])``, ``hydra.sweeper.zips`` or a
+  ``zip(...)`` value in ``hydra.sweeper.params``; ``zips.py``): each row becomes concrete
+  overrides, crossed with the grid; a bad zip exits 2 before the sweep dir exists.
 """
 # No `from __future__ import annotations` (see grok_launcher.py).
 
+import itertools
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -22,6 +27,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import read_write
 
 from hydra_plugins.grok_launcher.preflight import note_created, remove_sweep_dir
+from hydra_plugins.grok_launcher.zips import Zip, check_against, parse_zip
 
 
 @dataclass
@@ -29,6 +35,7 @@ class GrokSweeperConf:
     _target_: str = "hydra_plugins.grok_launcher.sweeper.GrokSweeper"
     max_batch_size: Optional[int] = None
     params: Optional[dict] = field(default=None)
+    zips: dict[str, str] = field(default_factory=dict)  # NAME -> "zip(KEY=...,KEY=...)"
 
 
 ConfigStore.instance().store(
@@ -37,9 +44,38 @@ ConfigStore.instance().store(
 
 
 class GrokSweeper(BasicSweeper):
+    def __init__(
+        self,
+        max_batch_size: Optional[int],
+        params: Optional[dict] = None,
+        zips: Optional[dict] = None,
+    ) -> None:
+        params = dict(params or {})
+        self.zip_expressions = {k: str(v) for k, v in (zips or {}).items()}
+        for key, value in list(params.items()):  # the design's configured form
+            if str(value).strip().startswith("zip("):
+                self.zip_expressions[key] = str(params.pop(key))
+        super().__init__(max_batch_size, params)
+        self.zips: list[Zip] = []
+
     def sweep(self, arguments: list) -> Any:
+        try:
+            self.zips = [parse_zip(k, v) for k, v in self.zip_expressions.items()]
+            check_against(self.zips, [*self._parse_config(), *arguments])
+        except ValueError as e:  # ZipError: Hydra's plugin scan may load zips.py twice
+            print(f"grok: {e}", file=sys.stderr)
+            sys.exit(2)
         self._claim_sweep_dir()
         return super().sweep(arguments)
+
+    def split_arguments(self, overrides: Any, max_batch_size: Optional[int]) -> Any:
+        """The grid (Hydra's product), crossed with every zip's rows (``zips.py``)."""
+        (grid,) = BasicSweeper.split_arguments(overrides, None)
+        rows = [list(itertools.chain(*r)) for r in itertools.product(*(z.rows for z in self.zips))]
+        jobs = [row + job for row in rows for job in grid]
+        if max_batch_size is None:
+            return [jobs]
+        return list(BasicSweeper.split_overrides_to_chunks(jobs, max_batch_size))
 
     def _claim_sweep_dir(self) -> None:
         """Make this invocation's sweep dir its own (see the module docstring)."""
