@@ -283,3 +283,13 @@ def test_llc_calibration_helper_prints_its_table(tmp_path):
     assert "rows: n*beta, columns: SGLD epsilon" in lines[0]
     assert lines[-2].split()[0] == "2" and lines[-1].split()[0] == "10"
     assert all(math.isfinite(float(v)) for v in lines[-1].split()[1:])
+
+
+def test_weights_are_split_by_the_module_they_live_in():
+    """unembed.W_U and pos_embed.W_pos contain 'embed.' but are not the embedding."""
+    from grok.measures.weights import component
+
+    names = ["embed.W_E", "pos_embed.W_pos", "unembed.W_U", "unembed.b_U", "ln_final.w"]
+    names += ["blocks.0.attn.W_Q", "blocks.0.mlp.W_in", "blocks.1.ln1.w", "embed.W_x"]
+    parts = ["embed", "pos", "unembed", "unembed", "norm", "attn", "mlp", "norm", "embed"]
+    assert [component(n) for n in names] == parts

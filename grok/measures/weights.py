@@ -8,18 +8,24 @@ import torch
 
 from grok.measures.base import Measure, MemberView
 
+# component -> parameter-name prefixes (top-level modules) or infixes (inside a block)
 COMPONENTS = {
     "embed": ("embed.",),
     "pos": ("pos_embed.",),
+    "unembed": ("unembed.",),
+    "norm": ("ln_final.", ".ln1.", ".ln2."),
     "attn": (".attn.",),
     "mlp": (".mlp.",),
-    "norm": (".ln1.", ".ln2.", "ln_final."),
-    "unembed": ("unembed.",),
 }
 
 
 def component(name: str) -> str:
-    return next((c for c, keys in COMPONENTS.items() if any(k in name for k in keys)), "other")
+    """By the module a parameter lives in: ``pos_embed.W_pos`` and ``unembed.W_U`` are not the
+    embedding, though their names contain ``embed.``."""
+    for part, marks in COMPONENTS.items():
+        if any(name.startswith(m) if not m.startswith(".") else m in name for m in marks):
+            return part
+    return "other"
 
 
 class WeightMeasure(Measure):
