@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     mea = sub.add_parser(
         "measure",
-        help="progress measures on every checkpoint of each modular run, with the final "
-        "model's key frequencies (writes measures_posthoc.jsonl in each run dir)",
+        help="progress measures on every checkpoint of each modular run (Fourier, with the "
+        "final model's key frequencies) or group run (irreps, with its key irreps); writes "
+        "measures_posthoc.jsonl in each run dir",
     )
     mea.add_argument("path", type=Path, help="a run dir or a sweep dir")
     mea.add_argument(
