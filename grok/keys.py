@@ -47,6 +47,7 @@ class Scope(Enum):
 
 
 M, P, R, F = Scope.MEMBER, Scope.PACK, Scope.RUNTIME, Scope.FREE
+SOURCE_RUN = "<source run>"  # an example that needs a trained run: tests/test_keys.py makes it
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,11 @@ KEYS: dict[str, Key] = {
     "train.log_every": Key(R, 3),
     "train.cuda_graph": Key(R, False),
     "train.fuse": Key(R, True),
+    # another run's checkpoint to start from (grok.train.init_from); each member its own.
+    # SOURCE_RUN: the generated tests substitute a run trained with the case's base config.
+    "train.init_from": Key(M, SOURCE_RUN),
+    "train.init_optimizer": Key(M, True, context=(f"train.init_from={SOURCE_RUN}",)),
+    "init_source.*": Key(F),  # written by grok into config.yaml: the source checked at start
     "train.resume": Key(F, False),
     "train.progress": Key(F, False),
     # --- measures ---

@@ -62,6 +62,8 @@ def load_sweep(path: str | Path) -> Any:
         record |= {f"phases.{k}": v for k, v in (s.get("phases") or {}).items()}
         record |= {f"final.{k}": v for k, v in (s.get("final") or {}).items()}
         record["wall_seconds"] = s.get("wall_seconds")
+        if run.source:  # train.init_from: PATH@EPOCH of the checkpoint it started from
+            record["init_from"] = run.source
         records.append(record)
     frame = pd.DataFrame.from_records(records).set_index("run", drop=False).rename_axis(None)
     frame.attrs["swept"] = keys

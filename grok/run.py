@@ -30,6 +30,7 @@ from grok.store.lock import LOCK, claim, release
 from grok.store.rundir import RunStore
 from grok.train import Member, train_pack
 from grok.train.contract import RunPlan, plan_run
+from grok.train.init_from import RECORD as INIT_RECORD
 
 SWEEP_RECORD = "sweep.json"
 
@@ -114,6 +115,14 @@ def claim_run_dir(cfg: DictConfig, run_dir: str | os.PathLike) -> RunPlan:
     return plan
 
 
+def config_text(cfg: DictConfig, plan: RunPlan) -> str:
+    """config.yaml: the resolved config, and the checked ``train.init_from`` source."""
+    text = OmegaConf.to_yaml(cfg, resolve=True)
+    if plan.init is None:
+        return text
+    return text + OmegaConf.to_yaml({INIT_RECORD: plan.init})
+
+
 # A single run's claim by ValidateConfig (before Hydra made the dir), for prepare_member.
 _claimed: dict[Path, RunPlan] = {}
 
@@ -127,7 +136,7 @@ def prepare_member(cfg: DictConfig, run_dir: str | os.PathLike, info: dict | Non
         plan = claim_run_dir(cfg, run_dir)
     info = info if info is not None else run_info(cfg, run_dir)
     if plan.kind != "finished":  # a finished run's dir is left exactly as it is
-        RunStore(run_dir).write_config(OmegaConf.to_yaml(cfg, resolve=True))
+        RunStore(run_dir).write_config(config_text(cfg, plan))
     return Member(cfg, run_dir, plan, info=info, sinks=build_sinks(cfg, run_dir, info))
 
 

@@ -137,7 +137,8 @@ def base_for(key: str, task: str = "modular") -> list[str]:
             ]
             option = next((o for o in including if o in DEFAULTS[group]), including[0])
         chosen.append(f"{group}={option}")
-    chosen += [f"+sweep={o}" for g, o in places if g == "sweep"]
+    if all(g == "sweep" for g, _ in places):  # a key only a named sweep defines (eff_wd)
+        chosen += [f"+sweep={o}" for g, o in places if g == "sweep"]
     logger = [] if group == "logger" else ["logger=none"]
     return [*chosen, *SMALL[task], *COMMON, *logger]
 
@@ -213,9 +214,26 @@ def _alone(overrides: tuple[str, ...], root: Path) -> tuple[Path, dict]:
     return run_dir, summary
 
 
+@functools.cache
+def _source(overrides: tuple[str, ...], root: Path) -> str:
+    """A run trained with a case's base config, for the examples that name
+    ``keys.SOURCE_RUN`` (train.init_from)."""
+    run_dir = root / f"source_{abs(hash(overrides))}"
+    run_pack([(make_cfg(*overrides), run_dir)], progress=False)
+    return str(run_dir)
+
+
+def _with_source(overrides: tuple[str, ...], base: list[str], root: Path) -> tuple[str, ...]:
+    if not any(keys.SOURCE_RUN in o for o in overrides):
+        return overrides
+    source = _source(tuple(base), root)
+    return tuple(o.replace(keys.SOURCE_RUN, source) for o in overrides)
+
+
 @pytest.fixture(scope="session")  # a cache: each pytest-xdist worker keeps its own
 def alone_root(tmp_path_factory):
     _alone.cache_clear()
+    _source.cache_clear()
     return tmp_path_factory.mktemp("alone")
 
 
@@ -223,6 +241,7 @@ def alone_root(tmp_path_factory):
 def test_member_key_packs_exactly_as_alone(case, key, base, tmp_path, alone_root):
     entry = keys.KEYS[key]
     configs = [(*base, *entry.context), (*base, *entry.context, f"{key}={fmt(entry.example)}")]
+    configs = [_with_source(c, base, alone_root) for c in configs]
     cfgs = [make_cfg(*c) for c in configs]
     assert _select(cfgs[0], key) != _select(cfgs[1], key), "the example equals the base value"
     assert pack_key(cfgs[0]) == pack_key(cfgs[1])  # the packer puts them together

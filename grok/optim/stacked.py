@@ -205,9 +205,9 @@ class SGD(StackedOptimizer):
         momentum = col(self.momentum[group], param)
         grad = grad + col(self.wd[group], param) * param
         buf = self.state[name]["momentum_buffer"][group]
-        # torch initialises the buffer with the first gradient: same as 0*mu + g.
-        first = (self.step_count == 1).to(param.dtype)
-        buf.mul_(momentum * (1 - first)).add_(grad)
+        # torch initialises the buffer with the first gradient: the buffer starts at zero,
+        # and 0*mu + g is g exactly; a buffer from train.init_optimizer carries on.
+        buf.mul_(momentum).add_(grad)
         direction = buf
         if self.any_nesterov:
             nesterov = self.nesterov[group].view(-1, *([1] * (param.ndim - 1)))

@@ -230,6 +230,7 @@ def run_table(runs: list[Run], keys: list[str]) -> Table:
     run still training shows its latest evaluation."""
     metrics = list(dict.fromkeys(r.milestone_metric for r in runs)) or ["acc"]
     stops = any(r.summary.get("stopped") for r in runs)
+    sources = any(r.source for r in runs)  # train.init_from: the run each started from
 
     def row(run: Run) -> list[Any]:
         final = run.summary.get("final") or (run.rows[-1] if run.rows else {})
@@ -239,6 +240,7 @@ def run_table(runs: list[Run], keys: list[str]) -> Table:
             run.label,
             run.status,
             *(run.value(k) for k in keys),
+            *([_short(run.source)] if sources else []),
             run.summary.get("grok_epoch"),
             run.summary.get("memorization_epoch"),
             *stopped,
@@ -246,12 +248,18 @@ def run_table(runs: list[Run], keys: list[str]) -> Table:
             final.get("test_loss"),
         ]
 
-    grok = len(keys) + 2
+    grok = len(keys) + 2 + sources
     rows = sorted((row(r) for r in runs), key=lambda x: (x[grok] is None, x[grok] or 0))
-    columns = ["run", "status", *keys, "grok_epoch", "memorization_epoch"]
+    columns = ["run", "status", *keys, *(["init_from"] if sources else [])]
+    columns += ["grok_epoch", "memorization_epoch"]
     columns += ["stopped"] if stops else []
     columns += [f"test_{m}" for m in metrics] + ["test_loss"]
     return Table("sweep_table", "runs sorted by grok epoch", columns, rows)
+
+
+def _short(source: str | None) -> str | None:
+    """``/long/path/runs/quick@980`` -> ``quick@980``: the table's column stays narrow."""
+    return source.rpartition("/")[2] if source else None
 
 
 def group_table(runs: list[Run], key: str) -> Table:

@@ -135,6 +135,14 @@ class Run:
         return self.flat[key] if key in self.flat else self.summary.get(key)
 
     @property
+    def source(self) -> str | None:
+        """``train.init_from``'s checkpoint as ``PATH@EPOCH`` (config.yaml's record of it)."""
+        record = self.summary.get("init_from") or self.raw_config.get("init_source")
+        if not isinstance(record, dict) or "path" not in record:
+            return None
+        return f"{record['path']}@{record.get('epoch')}"
+
+    @property
     def milestone_metric(self) -> str:
         """The task's milestone metric as the run recorded it (summary.json ``milestone``)."""
         recorded = (self.summary.get("milestone") or {}).get("metric")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from grok import checks
+from grok.train import init_from
 from grok.train.checkpoints import SCHEDULES as CHECKPOINT_SCHEDULES
 from grok.train.member import Member
 from grok.train.pack import Pack
@@ -48,6 +49,10 @@ def problems(cfg: Any) -> list[str]:
     errors += checks.choice(
         "train.resume", cfg.get("resume"), RESUME, text="allowed are auto, true, false"
     )
+    errors += init_from.problems(cfg.get("init_from"))
+    errors += checks.boolean("train.init_optimizer", cfg.get("init_optimizer"))
+    if cfg.get("init_optimizer") is True and cfg.get("init_from") is None:
+        errors.append("train.init_optimizer=true: needs train.init_from (the run to start from)")
     return errors
 
 

@@ -22,7 +22,9 @@
 - a run that failed for a reason outside it (disk full, out of memory, a crash) resumes
   from its newest checkpoint; one that diverged stays failed (its config is the cause);
 - a finished run whose record is incomplete (``RunStore.record_problem``), or whose
-  metrics.jsonl is damaged before its last line, is refused, naming the file.
+  metrics.jsonl is damaged before its last line, is refused, naming the file;
+- ``train.init_from`` is read only by a fresh start (``grok.train.init_from.locate``); a
+  run that resumes or is finished keeps the source record its config.yaml holds.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from grok.errors import ConfigError
 from grok.store.files import DamagedFile, read_jsonl
 from grok.store.rundir import CONFIG, METRICS, RunStore
 from grok.task import task_class
+from grok.train import init_from
 from grok.train.stopping import end_epoch
 from grok.train.summary import milestones
 
@@ -53,6 +56,8 @@ class RunPlan:
     restart: bool = False  # delete what an earlier run left (resume=false, or no checkpoint)
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # accepted differences
     summary: dict[str, Any] | None = None  # the finished run's summary
+    source: init_from.Source | None = None  # a fresh start's train.init_from, checked
+    init: dict[str, Any] | None = None  # its record (config.yaml's init_source block)
 
 
 class ResumeRefused(ConfigError):
@@ -84,8 +89,20 @@ def _ways_out(run_dir: Path) -> str:
 def plan_run(cfg: Any, run_dir: Path) -> RunPlan:
     """Decide, before anything is written, what starting ``cfg`` in ``run_dir`` does."""
     run_dir = Path(run_dir)
-    store = RunStore(run_dir)
     new = keys.flat_config(cfg)
+    plan = _plan(new, run_dir)
+    if new.get(init_from.INIT_FROM) is None:
+        return plan
+    if plan.kind == "fresh":
+        plan.source = init_from.locate(new, run_dir)
+        plan.init = plan.source.record()
+    else:  # resumes from its own checkpoints: the record is the one it started with
+        plan.init = (RunStore(run_dir).read_config() or {}).get(init_from.RECORD)
+    return plan
+
+
+def _plan(new: dict[str, Any], run_dir: Path) -> RunPlan:
+    store = RunStore(run_dir)
     mode = new.get("train.resume", "auto")
     foreign = store.foreign_entries()
     try:

@@ -23,6 +23,7 @@ from grok import hardware
 from grok.errors import ConfigError
 from grok.measures.phases import phases
 from grok.store import DamagedFile, RunStore, versions
+from grok.train import init_from
 from grok.train.contract import ResumeRefused
 from grok.train.member import MemberRecord, MemberSpec
 from grok.train.stack import Stack
@@ -51,9 +52,11 @@ def restore(stack: Stack, records: list[MemberRecord], progress: Progress) -> No
         where = ", ".join(f"{r.store.dir}: {r.plan.kind} at {r.plan.epoch}" for r in records)
         raise ConfigError(f"a pack's members must start from the same epoch ({where})")
     if plans[0].kind == "fresh":
-        for record in records:
+        for i, record in enumerate(records):
             if record.plan.restart:
                 record.store.clear()
+            if record.plan.source is not None:
+                _start_from(stack, i, record.plan.source)
         return
     common = set.intersection(*(set(r.store.resumable_epochs()) for r in records))
     for epoch in sorted((e for e in common if e <= plans[0].epoch), reverse=True):
@@ -71,6 +74,20 @@ def restore(stack: Stack, records: list[MemberRecord], progress: Progress) -> No
         f"no readable checkpoint to resume in {dirs}; start over with train.resume=false "
         "(deletes what is there) or use a new run dir"
     )
+
+
+@torch.no_grad()
+def _start_from(stack: Stack, i: int, source: init_from.Source) -> None:
+    """Member ``i`` starts from another run's checkpoint (``train.init_from``); the
+    step count stays this run's own."""
+    weights, optimizer = init_from.load(source)
+    missing = sorted(set(stack.params) - set(weights))
+    if missing:  # model_args matched (locate), so only a file grok did not write lacks them
+        raise init_from.InitRefused(f"train.init_from: {source.weights} lacks {missing}")
+    for name, p in stack.params.items():
+        p[i].copy_(weights[name].to(stack.device))
+    if optimizer is not None:
+        stack.optimizer.load_member_state(i, {**optimizer, "step": 0.0})
 
 
 @torch.no_grad()
@@ -134,6 +151,7 @@ def _base(spec: MemberSpec, record: MemberRecord, status: str, device: torch.dev
         "versions": versions(),
         "pack": {"size": record.pack_size, "index": record.origin},  # as the pack started
         "milestone": milestone_spec(spec.task.milestone),
+        **({"init_from": record.plan.init} if record.plan.init is not None else {}),
     }
 
 

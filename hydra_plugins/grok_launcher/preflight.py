@@ -197,10 +197,27 @@ def validate_jobs(
             errors += memory_problems([job.flat], budget, budget_what)
             errors += extra(job.flat) if extra else []
         if errors:
-            bad.append(f"job #{job.num} ({job.label}):\n    " + "\n    ".join(errors))
+            bad.append((job, "\n    ".join(errors)))
     if bad:
-        fail(launcher.config, bad)
+        fail(launcher.config, by_message(bad))
     print_notices([job.flat for job in jobs])
+
+
+def by_message(entries: list) -> list:
+    """``(job, message)`` -> one entry per distinct message, naming its jobs: a sweep whose
+    every job has the same problem says it once."""
+    groups: dict = {}
+    for job, message in entries:
+        groups.setdefault(message, []).append(job)
+    out = []
+    for message, js in groups.items():
+        if len(js) == 1:
+            head = f"job #{js[0].num} ({js[0].label})"
+        else:
+            more = f" and {len(js) - 8} more" if len(js) > 8 else ""
+            head = f"{len(js)} jobs (" + ", ".join(f"#{j.num}" for j in js[:8]) + more + ")"
+        out.append(f"{head}:\n    {message}")
+    return out
 
 
 def fail(config: DictConfig, problems: list) -> None:
@@ -263,16 +280,21 @@ def plan_runs(launcher: Any, jobs: list) -> list:
         held = holder(run_dir) if run_dir.exists() else None
         if held is not None:
             bad.append(
-                f"job #{job.num} ({job.label}):\n    {run_dir} is in use by another grok "
-                f"process ({describe(held)}); wait for it to finish, or stop it"
+                (
+                    job,
+                    f"{run_dir} is in use by another grok process ({describe(held)}); wait "
+                    "for it to finish, or stop it",
+                )
             )
             continue
         try:
-            plans.append(plan_run(job.flat, run_dir) if run_dir.exists() else None)
+            # a new dir needs no plan, unless it starts from another run (checked here)
+            needed = run_dir.exists() or job.flat.get("train.init_from") is not None
+            plans.append(plan_run(job.flat, run_dir) if needed else None)
         except ConfigError as e:
-            bad.append(f"job #{job.num} ({job.label}):\n    {e}")
+            bad.append((job, str(e)))
     if bad:
-        fail(launcher.config, bad)
+        fail(launcher.config, by_message(bad))
     return plans
 
 
