@@ -57,6 +57,7 @@ class Key:
     context: tuple[str, ...] = ()  # overrides under which ``example`` has an effect
     derived: str = ""  # for a key that only changes together with another one
     task: str = ""  # the task under which ``example`` has an effect (a task's measure option)
+    in_names: bool = True  # False: a path, which would nest run dirs (the source column shows it)
 
 
 # Keys by dotted path; a ``*`` matches one or more path segments (free-form sub-trees).
@@ -171,7 +172,7 @@ KEYS: dict[str, Key] = {
     "train.fuse": Key(R, True),
     # another run's checkpoint to start from (grok.train.init_from); each member its own.
     # SOURCE_RUN: the generated tests substitute a run trained with the case's base config.
-    "train.init_from": Key(M, SOURCE_RUN),
+    "train.init_from": Key(M, SOURCE_RUN, in_names=False),
     "train.init_optimizer": Key(M, True, context=(f"train.init_from={SOURCE_RUN}",)),
     "init_source.*": Key(F),  # written by grok into config.yaml: the source checked at start
     "train.resume": Key(F, False),
@@ -319,14 +320,15 @@ def naming_excluded(key: str) -> bool:
         chosen = GROUPS[name]
         return chosen is None or not chosen.identity
     try:
-        return not scope(name).identity
+        entry = lookup(name)
     except UnknownKey:
         return False  # let validation name it
+    return not entry.scope.identity or not entry.in_names
 
 
 def naming_exclude_list() -> list[str]:
     """Exact keys for Hydra's ``override_dirname.exclude_keys`` (it compares names exactly)."""
-    keys = [k for k, v in KEYS.items() if "*" not in k and not v.scope.identity]
+    keys = [k for k, v in KEYS.items() if "*" not in k and (not v.scope.identity or not v.in_names)]
     return [*keys, *(g for g, s in GROUPS.items() if s is None or not s.identity)]
 
 

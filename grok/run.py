@@ -97,9 +97,10 @@ def run_info(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
 def claim_run_dir(cfg: DictConfig, run_dir: str | os.PathLike) -> RunPlan:
     """Lock ``run_dir`` and decide what starting ``cfg`` there does; on refusal release the
-    lock and remove the dir if this call created it, so nothing is left behind."""
+    lock and remove the dir (and the parents) this call created, so nothing is left behind."""
     run_dir = Path(run_dir)
-    created = not run_dir.exists()
+    new = [d for d in [run_dir, *run_dir.parents] if not d.exists()]
+    created = new[-1] if new else None  # the topmost folder this claim creates
     new_lock = not (run_dir / LOCK).exists()
     claim(run_dir)
     try:
@@ -108,8 +109,8 @@ def claim_run_dir(cfg: DictConfig, run_dir: str | os.PathLike) -> RunPlan:
         if new_lock:  # a refused dir is left as it was found: no lock file either
             (run_dir / LOCK).unlink(missing_ok=True)
         release(run_dir)
-        if created:
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
         raise
     RunStore(run_dir).remove_stale_temps()  # ours to remove: we hold the lock
     return plan

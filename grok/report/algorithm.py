@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from grok.report.groups import Layout, categorical, median_spread
-from grok.report.runs import as_number
-from grok.report.spec import Figure, Panel, Series
+from grok.report.groups import Layout, categorical, value_vs_key
+from grok.report.spec import Figure, Panel
 from grok.store.catalog import Run
 
 # (metric, axis label, what a high value means)
@@ -26,35 +25,10 @@ def last_value(run: Run, metric: str) -> float | None:
 
 
 def _panel(runs: list[Run], key: str, metric: str, label: str, meaning: str) -> Panel | None:
-    points = [(as_number(r.value(key)), last_value(r, metric)) for r in runs]
-    points = [(float(x), y) for x, y in points if y is not None]
-    if not points:
+    series, xs = value_vs_key(runs, key, lambda r: last_value(r, metric), label)
+    if not series:
         return None
-    groups: dict[float, list[float]] = {}
-    for x, y in points:
-        groups.setdefault(x, []).append(y)
-    xs = sorted(groups)
-    stats = [median_spread(groups[x]) for x in xs]
-    panel = Panel(f"{label} vs {key} ({meaning})", key, label)
-    panel.series.append(
-        Series(
-            xs,
-            [s[0] for s in stats],
-            f"median, IQR ({len(points)} runs)",
-            spread=([s[1] for s in stats], [s[2] for s in stats]),
-            marker=True,
-        )
-    )
-    if len(points) > len(xs):  # replicates: show each run
-        panel.series.append(
-            Series(
-                [x for x, _ in points],
-                [y for _, y in points],
-                "each run",
-                kind="scatter",
-                color="#888888",
-            )
-        )
+    panel = Panel(f"{label} vs {key} ({meaning})", key, label, series=series)
     panel.xticks = xs if len(xs) <= 12 else None
     return panel
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grok.report.runs import as_number, independent_keys, swept_keys
+from grok.report.spec import Series
 from grok.store.catalog import Run
 
 SEED_KEYS = ("model.seed", "task.data_seed")
@@ -142,3 +143,46 @@ def median_curve(
     stats = [median_spread(by_epoch[e]) for e in epochs]
     band = ([s[1] for s in stats], [s[2] for s in stats]) if len(curves) > 1 else None
     return epochs, [s[0] for s in stats], band
+
+
+def value_vs_key(
+    runs: list[Run],
+    key: str,
+    value: Callable[[Run], float | None],
+    label: str,
+    color: str | None = None,
+) -> tuple[list[Series], list[float]]:
+    """One value per run against a numeric swept key: the median line with its IQR band,
+    and each run as a dot when there are replicates; and the key's values (ticks)."""
+    groups: dict[float, list[float]] = {}
+    for run in runs:
+        x, y = as_number(run.value(key)), value(run)
+        if y is not None and isinstance(x, int | float):
+            groups.setdefault(float(x), []).append(float(y))
+    xs = sorted(groups)
+    if not xs:
+        return [], []
+    stats = [median_spread(groups[x]) for x in xs]
+    n = sum(len(v) for v in groups.values())
+    series = [
+        Series(
+            xs,
+            [s[0] for s in stats],
+            f"{label}: median, IQR ({n} runs)" if n > len(xs) else label,
+            spread=([s[1] for s in stats], [s[2] for s in stats]) if n > len(xs) else None,
+            marker=True,
+            color=color,
+        )
+    ]
+    if n > len(xs):  # replicates: show each run
+        points = [(x, y) for x in xs for y in groups[x]]
+        series.append(
+            Series(
+                [x for x, _ in points],
+                [y for _, y in points],
+                f"{label}: each run",
+                kind="scatter",
+                color="#888888",
+            )
+        )
+    return series, xs

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from grok.report.algorithm import pizza_vs
+from grok.report.continued import continued_vs
 from grok.report.groups import (
     SEED_KEYS,
     Layout,
@@ -299,6 +300,7 @@ def sweep_figures(
         overlaid_curves(runs, lay),
         posthoc_curves(runs, lay),
         pizza_vs(runs, lay),
+        continued_vs(runs, lay),
         phase_diagram(runs, lay.keys),
     ]
     # a categorical key (method, task.op) gets its medians as a table, as the numeric
