@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from grok.errors import ConfigError
-from grok.report import listing
+from grok.report import listing, report
 from grok.results import load_sweep
 from grok.run import prepare_member, release_members, run, run_pack
 from grok.store import RunStore
@@ -196,8 +196,18 @@ def test_ungrok_sweep_collapses_below_the_critical_size_and_not_above(quickstart
     )
     frame = load_sweep(sweep).sort_values("task.train_frac")
     dirs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
-    assert dirs == ["0_task.train_frac=0.1", "1_task.train_frac=0.6"]  # the path is no name
+    assert dirs == [
+        "0_task.train_frac=0.1,train.epochs=300",
+        "1_task.train_frac=0.6,train.epochs=300",
+    ]
+    assert (
+        frame["init_from"]
+        == f"{quickstart_alone.resolve()}@{read_json(quickstart_alone / 'summary.json')['epochs']}"
+    ).all()
     start = [read_metrics(Path(p))[0]["test_acc"] for p in frame["path"]]
     assert min(start) > 0.9  # both start grokked
     low, high = frame["final.test_acc"]
     assert low < 0.8 and high > 0.95, (low, high)
+    files = report(sweep, tmp_path / "report", png=True, x="task.train_frac")
+    written = {p.name for group in files.values() for p in group}
+    assert "sweep_continued.png" in written

@@ -71,8 +71,9 @@ class Run:
     @property
     def identity(self) -> str:
         """What the run is, for figure titles: the task (and p), the method, and the values
-        of the identity keys its command line set ("modsub p=47, model.seed=0, optim.wd=1.0");
-        the dir name (a clock time) when the config is missing."""
+        of the identity keys its command line set ("modsub p=47, model.seed=0, optim.wd=1.0"),
+        and the run it started from (``from quick@980``); the dir name (a clock time) when
+        the config is missing."""
         task = self.flat.get("task.name")
         if task is None:
             return self.name
@@ -80,9 +81,11 @@ class Run:
         method = self.flat.get("method")
         parts = [head] + ([str(method)] if method not in (None, "baseline") else [])
         parts += [f"experiment={e}" for e in _typed_values(self.dir, "experiment")]
-        shown = {"task.name", "task.p", "task.op", "method"}
+        shown = {"task.name", "task.p", "task.op", "method", "train.init_from"}
         typed = [k for k in dict.fromkeys(self.typed) if k in self.flat and k not in shown]
         parts += [f"{k}={self.flat[k]}" for k in typed if is_identity(k)]
+        if self.source:  # the checkpoint it started from, by its dir name (the path is long)
+            parts.append(f"from {self.source.rpartition('/')[2]}")
         return ", ".join(parts)
 
     @property
