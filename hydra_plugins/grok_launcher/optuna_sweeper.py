@@ -242,7 +242,9 @@ class GrokOptunaSweeper(Sweeper):
         jobs = preflight.compose_jobs(self.launcher, overrides, first)
         for (trial, _), job in zip(batch, jobs, strict=True):
             trial.set_user_attr("grok.overrides", job.overrides)
-            trial.set_user_attr("grok.run_dir", str(preflight.job_dir(self.launcher, job)))
+            trial.set_user_attr(
+                "grok.run_dir", str(preflight.job_dir(self.launcher, job).absolute())
+            )
         print(f"grok: optuna trials {first}-{first + len(batch) - 1} of {self.n_trials}")
         returns = self.launcher.launch(overrides, initial_job_idx=first)
         for (trial, values), ret in zip(batch, returns, strict=True):
