@@ -157,6 +157,16 @@ def test_kill_9_in_batch_2_then_the_same_command_loses_and_repeats_no_trial(tmp_
 
 
 @pytest.mark.e2e
+def test_a_failed_run_is_a_failed_trial_and_the_command_exits_1(tmp_path):
+    args = ["-m", *R, "hydra/sweeper=grok_optuna", "optim.lr=choice(1e12)", "hydra.sweep.dir=opt"]
+    proc = launch(*args, "hydra.sweeper.n_trials=1", cwd=tmp_path, check=False)
+    assert proc.returncode == 1, proc.stderr
+    (trial,) = _study(tmp_path / "opt").trials
+    assert trial.state.name == "FAIL" and "diverged" in trial.user_attrs["grok.failure"]
+    assert "1 trials (1 failed)" in proc.stderr and "trial 0: " in proc.stderr
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

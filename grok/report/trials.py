@@ -85,7 +85,8 @@ def trials_figure(study: Any, name: str = "optuna_trials") -> Figure:
         panels.append(panel)
     counts: dict[str, int] = {}
     for t in study.trials:
-        counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+        state = "failed" if t.state.name == "FAIL" else t.state.name.lower()
+        counts[state] = counts.get(state, 0) + 1
     said = ", ".join(f"{n} {state}" for state, n in counts.items())
     way = "maximize" if maximize else "minimize"
     title = (

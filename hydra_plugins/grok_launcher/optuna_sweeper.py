@@ -311,7 +311,8 @@ class GrokOptunaSweeper(Sweeper):
         shown_dir = _relative(sweep_dir)
         counts: dict[str, int] = {}
         for t in study.trials:
-            counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+            state = "failed" if t.state.name == "FAIL" else t.state.name.lower()
+        counts[state] = counts.get(state, 0) + 1
         said = ", ".join(f"{n} {state}" for state, n in counts.items()) or "none yet"
         n = len(study.trials)
         lines = [f"grok: optuna study {study.study_name!r}, {n} trials ({said}): {shown_dir}"]
