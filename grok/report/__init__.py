@@ -8,6 +8,7 @@ from grok.report.render import save_html, save_png
 from grok.report.run_figures import run_figures
 from grok.report.runs import independent_keys, swept_keys
 from grok.report.sweep import run_table, sweep_figures
+from grok.report.trials import trials_report
 from grok.store.catalog import Run, find_runs
 from grok.store.files import dumps as json_dumps
 
@@ -33,6 +34,8 @@ def report(
     else:
         figures, tables = sweep_figures(runs, color_by, x)
         title = f"grok sweep report: {path.name} ({len(runs)} runs)"
+    study_figures, study_tables = trials_report(path)  # an Optuna search (optuna.db)
+    figures, tables = [*figures, *study_figures], [*tables, *study_tables]
     pngs = [save_png(f, out) for f in figures] if png else []
     for table in tables:
         (out / f"{table.name}.md").write_text(table.markdown())

@@ -122,6 +122,15 @@ def any_failed(returns: list) -> bool:
     return any(r is not None and r.status == JobStatus.FAILED for r in returns)
 
 
+def finish(launcher: Any, jobs: list, returns: list) -> None:
+    """A launch that is the whole sweep ends it: the closing block, then exit 1 (or 2) if a
+    run failed. A sweeper that launches batches of its own (``grok_optuna``) sets
+    ``ends_sweep = False`` and reads the failures from the returns instead."""
+    if launcher.ends_sweep:
+        print_closing(launcher, jobs, failed=any_failed(returns))
+        exit_if_failed(returns)
+
+
 def exit_if_failed(returns: list) -> None:
     """After every pack has run: one message naming each failed run, and exit 1 (exit 2
     when some were refused rather than failed)."""
@@ -150,6 +159,7 @@ class GrokLauncher(Launcher):
         self.max_members = max_members
         self.memory_gb = memory_gb
         self.dry_run = dry_run
+        self.ends_sweep = True  # see finish()
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
         self.hydra_context: HydraContext | None = None
@@ -194,10 +204,10 @@ class GrokLauncher(Launcher):
                 for i, ret in zip(pack, rets, strict=True):
                     returns[i] = ret
         except SystemExit:  # Ctrl-C: each member checkpointed; say how to resume the sweep
-            print_closing(self, jobs, failed=True)
+            if self.ends_sweep:
+                print_closing(self, jobs, failed=True)
             raise
-        print_closing(self, jobs, failed=any_failed(returns))
-        exit_if_failed(returns)
+        finish(self, jobs, returns)
         return returns
 
     def _budget(self, jobs: list) -> tuple[int | None, str]:

@@ -33,13 +33,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLaunche
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hydra_plugins.grok_launcher import preflight, sbatch
-from hydra_plugins.grok_launcher.grok_launcher import (
-    any_failed,
-    exit_if_failed,
-    print_closing,
-    setup_members,
-    train_members,
-)
+from hydra_plugins.grok_launcher.grok_launcher import finish, setup_members, train_members
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +161,7 @@ class GrokSlurmLauncher(SlurmLauncher):
         self.memory_gb = own.get("memory_gb")
         self.dry_run = bool(own.get("dry_run", False))
         self.ms_per_member_epoch = float(own.get("gpu_hours_per_member_epoch_ms", 0.5))
+        self.ends_sweep = True  # grok_launcher.finish
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
@@ -189,8 +184,7 @@ class GrokSlurmLauncher(SlurmLauncher):
             print(sbatch.describe(self._executor, folder, packs, dirs))
             return []
         returns = self._launch_packs(jobs, job_overrides, packs)
-        print_closing(self, jobs, failed=any_failed(returns))
-        exit_if_failed(returns)
+        finish(self, jobs, returns)
         return returns
 
     def _executor(self) -> Any:

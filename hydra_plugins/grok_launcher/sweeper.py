@@ -43,6 +43,32 @@ ConfigStore.instance().store(
 )
 
 
+def claim_sweep_dir(config: Any) -> None:
+    """Make this invocation's sweep dir its own (see the module docstring); ``config`` is
+    the sweep's, whose ``hydra.sweep.dir`` may get a suffix."""
+    explicit = any(
+        str(o).lstrip("+").startswith("hydra.sweep.dir=") for o in config.hydra.overrides.hydra
+    )
+    if explicit:
+        note_created(Path(str(config.hydra.sweep.dir)))  # removed again if refused
+        return
+    wanted = Path(str(config.hydra.sweep.dir))
+    wanted.parent.mkdir(parents=True, exist_ok=True)
+    claimed = wanted
+    for n in range(1, 10_000):
+        try:
+            claimed.mkdir()
+            break
+        except FileExistsError:
+            claimed = wanted.with_name(f"{wanted.name}_{n}")
+    if claimed != wanted:
+        with read_write(config.hydra):
+            config.hydra.sweep.dir = str(claimed)
+            # every job's config is recomposed from these overrides
+            quoted = str(claimed).replace("\\", "\\\\").replace("'", "\\'")
+            config.hydra.overrides.hydra.append(f"hydra.sweep.dir='{quoted}'")
+
+
 class GrokSweeper(BasicSweeper):
     def __init__(
         self,
@@ -65,7 +91,7 @@ class GrokSweeper(BasicSweeper):
         except ValueError as e:  # ZipError: Hydra's plugin scan may load zips.py twice
             print(f"grok: {e}", file=sys.stderr)
             sys.exit(2)
-        self._claim_sweep_dir()
+        claim_sweep_dir(self.config)
         return super().sweep(arguments)
 
     def split_arguments(self, overrides: Any, max_batch_size: Optional[int]) -> Any:
@@ -76,31 +102,6 @@ class GrokSweeper(BasicSweeper):
         if max_batch_size is None:
             return [jobs]
         return list(BasicSweeper.split_overrides_to_chunks(jobs, max_batch_size))
-
-    def _claim_sweep_dir(self) -> None:
-        """Make this invocation's sweep dir its own (see the module docstring)."""
-        config = self.config
-        explicit = any(
-            str(o).lstrip("+").startswith("hydra.sweep.dir=") for o in config.hydra.overrides.hydra
-        )
-        if explicit:
-            note_created(Path(str(config.hydra.sweep.dir)))  # removed again if refused
-            return
-        wanted = Path(str(config.hydra.sweep.dir))
-        wanted.parent.mkdir(parents=True, exist_ok=True)
-        claimed = wanted
-        for n in range(1, 10_000):
-            try:
-                claimed.mkdir()
-                break
-            except FileExistsError:
-                claimed = wanted.with_name(f"{wanted.name}_{n}")
-        if claimed != wanted:
-            with read_write(config.hydra):
-                config.hydra.sweep.dir = str(claimed)
-                # every job's config is recomposed from these overrides
-                quoted = str(claimed).replace("\\", "\\\\").replace("'", "\\'")
-                config.hydra.overrides.hydra.append(f"hydra.sweep.dir='{quoted}'")
 
     def validate_batch_is_legal(self, batch: Any) -> None:
         """grok's launchers compose and check every job themselves (and clean up on failure);
