@@ -192,3 +192,22 @@ def test_the_dry_run_prints_the_space_and_the_first_batch_and_creates_nothing(tm
     assert "model.seed: one of 0, 1" in proc.stdout
     assert "3 job(s) in 1 local process(es)" in proc.stdout and "#2: " in proc.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_on_slurm_each_batch_is_one_array_task(slurm_cluster, tmp_path):
+    """``hardware=slurm_local``: 4 trials in 2 batches of 2 are 2 SLURM array tasks, each
+    a fused pack of 2, scored from the summaries the jobs wrote."""
+    sweep = tmp_path / "opt"
+    search = [*SEARCH[:2], "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2"]
+    search += ["hydra.sweeper.seed=1", "hardware=slurm_local", f"hydra.sweep.dir={sweep}"]
+    launch("-m", *R, "train.stop_after_grok=0", *search, cwd=tmp_path)
+    assert len(list(sweep.glob(".submitit/*/*_result.pkl"))) == 2  # one SLURM task per batch
+    trials = _study(sweep).trials
+    assert [(t.number, t.state.name) for t in trials] == [(n, "COMPLETE") for n in range(4)]
+    for t in trials:
+        summary = read_json(Path(t.user_attrs["grok.run_dir"]) / "summary.json")
+        assert summary["pack"] == {"size": 2, "index": t.number % 2}
+        grokked = summary["grok_epoch"] is not None
+        assert t.value == (summary["grok_epoch"] if grokked else 2 * 200)
