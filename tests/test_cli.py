@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from tests.conftest import ROOT, launch, read_json
+from tests.conftest import ROOT, launch, make_cfg, read_json
 
 BAD = [
     ("task.p=12", "task.p=12: must be a prime"),
@@ -98,7 +98,19 @@ SWEEP_SIZES = {
     "seeds": 10,
     "methods": 14,
     "attn_rate": 33,  # 11 rates x 3 seeds
+    "ungrok": 7,
 }
+
+
+@pytest.fixture(scope="module")
+def grokked_source(tmp_path_factory):
+    """A run of the default config's shapes for ``+sweep=ungrok`` to start from (2 epochs:
+    the dry run reads its checkpoint, never its accuracy)."""
+    from grok.run import run
+
+    run_dir = tmp_path_factory.mktemp("source") / "src"
+    run(make_cfg("train.epochs=2", "logger=none", "measures=none"), run_dir, progress=False)
+    return run_dir
 
 
 def test_every_named_sweep_is_listed():
@@ -106,8 +118,10 @@ def test_every_named_sweep_is_listed():
 
 
 @pytest.mark.parametrize("name", SWEEPS)
-def test_named_sweep_dry_run_prints_its_jobs_and_writes_nothing(tmp_path, name):
-    proc = launch("-m", f"+sweep={name}", "hydra.launcher.dry_run=true", cwd=tmp_path)
+def test_named_sweep_dry_run_prints_its_jobs_and_writes_nothing(tmp_path, name, request):
+    extra = [f"train.init_from={request.getfixturevalue('grokked_source')}"]
+    extra = extra if name == "ungrok" else []
+    proc = launch("-m", f"+sweep={name}", *extra, "hydra.launcher.dry_run=true", cwd=tmp_path)
     assert f"dry run: {SWEEP_SIZES[name]} job(s)" in proc.stdout
     assert proc.stdout.count("    #") == SWEEP_SIZES[name]
     assert _nothing_written(tmp_path)

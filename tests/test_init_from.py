@@ -175,6 +175,9 @@ def test_a_sweep_with_a_bad_source_creates_no_sweep_dir(source, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "2 jobs (#0, #1):" in proc.stderr and "no checkpoint at epoch 33" in proc.stderr
     assert not (tmp_path / "sweep").exists()
+    dry = launch(*proc.args[2:], "hydra.launcher.dry_run=true", cwd=tmp_path, check=False)
+    assert dry.returncode == 2 and "no checkpoint at epoch 33" in dry.stderr  # checked there too
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow

@@ -181,7 +181,7 @@ class GrokLauncher(Launcher):
         jobs = preflight.compose_jobs(self, job_overrides, initial_job_idx)
         budget, why = self._budget(jobs)
         preflight.validate_jobs(self, jobs, budget=budget, budget_what=why)
-        plans = preflight.plan_runs(self, jobs) if not self.dry_run else [None] * len(jobs)
+        plans = preflight.plan_runs(self, jobs, dry_run=self.dry_run)
         packs = preflight.plan_packs(jobs, plans, self.pack, self.max_members, budget)
         if self.dry_run:
             preflight.print_dry_run(self.config, jobs, packs, "local process(es)")

@@ -267,9 +267,10 @@ def job_dir(launcher: Any, job: Job) -> Path:
     return Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
 
 
-def plan_runs(launcher: Any, jobs: list) -> list:
+def plan_runs(launcher: Any, jobs: list, dry_run: bool = False) -> list:
     """Each job's resume plan (read-only); exit 2 naming every run dir that refuses or that
-    another grok process is training in (a second sweep on one ``hydra.sweep.dir``)."""
+    another grok process is training in (a second sweep on one ``hydra.sweep.dir``). A dry
+    run checks only the runs that start from another run (``train.init_from``)."""
     from grok.errors import ConfigError
     from grok.store.lock import describe, holder
     from grok.train.contract import plan_run
@@ -277,7 +278,10 @@ def plan_runs(launcher: Any, jobs: list) -> list:
     plans, bad = [], []
     for job in jobs:
         run_dir = job_dir(launcher, job)
-        held = holder(run_dir) if run_dir.exists() else None
+        if dry_run and job.flat.get("train.init_from") is None:
+            plans.append(None)
+            continue
+        held = holder(run_dir) if run_dir.exists() and not dry_run else None
         if held is not None:
             bad.append(
                 (

@@ -174,7 +174,7 @@ class GrokSlurmLauncher(SlurmLauncher):
         preflight.validate_jobs(
             self, jobs, extra=lambda flat: resources(flat), budget=budget, budget_what=where
         )
-        plans = preflight.plan_runs(self, jobs) if not self.dry_run else [None] * len(jobs)
+        plans = preflight.plan_runs(self, jobs, dry_run=self.dry_run)
         packs = preflight.plan_packs(jobs, plans, self.pack, self.max_members, budget)
         if self.dry_run:
             preflight.print_dry_run(self.config, jobs, packs, "SLURM array task(s)")
