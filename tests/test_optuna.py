@@ -100,6 +100,7 @@ def test_each_batch_is_one_pack_and_each_value_its_summarys(searched):
     assert any(penalized) and not all(penalized), "the space should hold both kinds"
     assert _run_dirs(sweep) == sorted(Path(t.user_attrs["grok.run_dir"]).name for t in trials)
     out = proc.stdout
+    assert "6 trials (6 complete)" in out  # counted from the study
     assert "best: trial" in out and "optuna-dashboard sqlite:///opt/optuna.db" in out
     assert "resume: " in out and "hydra.sweep.dir=opt" in out
 

@@ -312,7 +312,7 @@ class GrokOptunaSweeper(Sweeper):
         counts: dict[str, int] = {}
         for t in study.trials:
             state = "failed" if t.state.name == "FAIL" else t.state.name.lower()
-        counts[state] = counts.get(state, 0) + 1
+            counts[state] = counts.get(state, 0) + 1
         said = ", ".join(f"{n} {state}" for state, n in counts.items()) or "none yet"
         n = len(study.trials)
         lines = [f"grok: optuna study {study.study_name!r}, {n} trials ({said}): {shown_dir}"]
