@@ -145,7 +145,9 @@ def test_kill_9_in_batch_2_then_the_same_command_loses_and_repeats_no_trial(tmp_
     before = {t.number: t for t in _study(sweep).trials}
     assert before[3].state.name == "RUNNING", {n: t.state.name for n, t in before.items()}
     dirs = _run_dirs(sweep)
-    launch(*args, cwd=tmp_path)
+    rerun = launch(*args, cwd=tmp_path)
+    assert "6 trials (6 complete)" in rerun.stdout
+    assert "best: none; no trial reached grok_epoch (each scored the penalty)" in rerun.stdout
     after = _study(sweep).trials
     assert [(t.number, t.state.name) for t in after] == [(n, "COMPLETE") for n in range(6)]
     for n, t in before.items():

@@ -317,7 +317,11 @@ class GrokOptunaSweeper(Sweeper):
         n = len(study.trials)
         lines = [f"grok: optuna study {study.study_name!r}, {n} trials ({said}): {shown_dir}"]
         complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
-        if complete:
+        if complete and all(t.user_attrs.get("grok.penalized") for t in complete):
+            lines.append(
+                f"  best: none; no trial reached {self.objective} (each scored the penalty)"
+            )
+        elif complete:
             best = study.best_trial
             params = " ".join(f"{k}={v}" for k, v in best.params.items())
             lines.append(f"  best: trial {best.number}, {self.objective} {best.value:g}: {params}")
