@@ -130,16 +130,17 @@ def _tick(v: object) -> str:
 
 
 def _mpl_legends(figure: MplFigure, axes: list[Axes], panels: list[Panel]) -> None:
-    """Legends outside the data: one for the figure when every panel shows the same entries
-    (train / test), else one beside each panel; none for a single entry (the title says it)
-    nor past 12 entries (the title names the colour key)."""
+    """Legends outside the data: one for the figure when every panel shows the first
+    panel's entries or some of them (train / test; colours follow labels across panels),
+    else one beside each panel; none for a single entry (the title says it) nor past 12
+    entries (the title names the colour key)."""
 
     def handles(ax: Axes) -> dict[str, Any]:
         h, labels = ax.get_legend_handles_labels()
         return dict(zip(labels, h, strict=True))  # de-duplicated, first handle per label
 
     entries = [handles(ax) for ax in axes]
-    shared = len(axes) > 1 and all(list(e) == list(entries[0]) for e in entries)
+    shared = len(axes) > 1 and all(set(e) <= set(entries[0]) for e in entries)
     if shared and 1 < len(entries[0]) <= 12:
         figure.legend(
             list(entries[0].values()), list(entries[0]), loc="outside right center", fontsize=8
