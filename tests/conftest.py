@@ -56,15 +56,22 @@ def launch(
     return proc
 
 
-def start_run(run_dir: Path, *args: str) -> subprocess.Popen:
-    """Start ``launch.py ARGS hydra.run.dir=RUN_DIR`` in the background (to signal it)."""
+def start_launch(*args: str, cwd: Path, **popen) -> subprocess.Popen:
+    """Start ``python launch.py ARGS`` in the background (to signal or kill it); its output
+    on one pipe."""
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "launch.py"), *args, f"hydra.run.dir={run_dir}"],
-        cwd=run_dir.parent,
+        [sys.executable, str(ROOT / "launch.py"), *args],
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        **popen,
     )
+
+
+def start_run(run_dir: Path, *args: str) -> subprocess.Popen:
+    """Start ``launch.py ARGS hydra.run.dir=RUN_DIR`` in the background (to signal it)."""
+    return start_launch(*args, f"hydra.run.dir={run_dir}", cwd=run_dir.parent)
 
 
 def read_json(path: Path) -> dict:

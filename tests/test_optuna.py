@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from grok.store import RunStore
-from tests.conftest import ROOT, launch, read_json
+from tests.conftest import launch, read_json, start_launch
 
 R = ["task=reversal", "task.length=4", "task.vocab=3", "model=tiny", "measures=none"]
 R += ["logger=none", "train.progress=false", "hardware.threads=1", "train.epochs=200"]
@@ -123,14 +122,7 @@ def test_kill_9_in_batch_2_then_the_same_command_loses_and_repeats_no_trial(tmp_
     sweep = tmp_path / "opt"
     slow = ["optim.lr=tag(log,interval(1e-5,1e-4))", "train.epochs=300"]  # none groks
     args = ["-m", *R, *SEARCH, *slow, f"hydra.sweep.dir={sweep}"]
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "launch.py"), *args],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_launch(*args, cwd=tmp_path, start_new_session=True)
 
     def trial_3_checkpointed() -> bool:
         runs = list(sweep.glob("3_*"))

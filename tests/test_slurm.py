@@ -4,15 +4,13 @@ The cluster is Debian's slurm-wlm on this machine (tests/slurm_cluster.py); jobs
 grok's submitit launcher exactly as on McCleary, Grace or Bouchet, minus the GPUs.
 """
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import ROOT, launch, read_json, read_metrics
+from tests.conftest import launch, read_json, read_metrics, start_launch
 from tests.wandb_files import offline_runs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -120,13 +118,7 @@ def test_interrupted_slurm_job_resumes_to_identical_metrics(slurm_cluster, tmp_p
         "hydra.launcher.pack=false",
     ]
     earlier = _all_jobs(slurm_cluster)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "launch.py"), *args],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_launch(*args, cwd=tmp_path)
     run_dir = _wait_for_progress(tmp_path, proc, 300)
     (job,) = _job_ids(slurm_cluster, exclude=earlier)
     if how == "usr2":

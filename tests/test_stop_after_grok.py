@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import pytest
 
 from grok.run import run_pack
 from grok.store import RunStore
-from tests.conftest import ROOT, launch, make_cfg, read_json, read_metrics
+from tests.conftest import launch, make_cfg, read_json, read_metrics, start_launch
 
 pytestmark = pytest.mark.e2e  # trained runs, a killed sweep and its resume: end to end
 
@@ -151,13 +149,7 @@ def test_kill_after_one_member_stopped_resumes_only_the_others(tmp_path):
     # 1000 epochs: the kill comes at ~300, the lr 1e-4 member's first checkpoint after that
     long = [*R, "train.epochs=1000", "train.stop_after_grok=0"]
     args = ["-m", *long, "optim.lr=1e-3,1e-4", f"hydra.sweep.dir={sweep}"]
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "launch.py"), *args],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_launch(*args, cwd=tmp_path)
 
     def summary(run: Path) -> dict:
         try:
